@@ -1,0 +1,88 @@
+#include "actors/logging/log.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace skep::log {
+
+namespace {
+
+std::atomic<int> min_level{static_cast<int>(level::info)};
+std::atomic<int> sink_fd{STDERR_FILENO};
+
+const char* level_name(level lvl) {
+  switch (lvl) {
+    case level::error:
+      return "ERROR";
+    case level::warn:
+      return "WARN ";
+    case level::info:
+      return "INFO ";
+    case level::debug:
+      return "DEBUG";
+  }
+  return "?    ";
+}
+
+} // namespace
+
+result<void> configure(level min, const std::string& file_path) {
+  min_level = static_cast<int>(min);
+  if (file_path.empty()) {
+    sink_fd = STDERR_FILENO;
+    return {};
+  }
+  int fd = ::open(file_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                  0600);
+  if (fd < 0)
+    return fail(errc::invalid_argument,
+                fmt::format("cannot open log file {}: {}", file_path,
+                            std::strerror(errno)));
+  int old = sink_fd.exchange(fd);
+  if (old != STDERR_FILENO)
+    ::close(old);
+  return {};
+}
+
+bool enabled(level lvl) noexcept {
+  return static_cast<int>(lvl) <= min_level.load(std::memory_order_relaxed);
+}
+
+std::string format_line(level lvl, std::string_view who, std::string_view text,
+                        long long unix_millis) {
+  std::time_t secs = static_cast<std::time_t>(unix_millis / 1000);
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+  return fmt::format("{}.{:03}Z {} {}: {}\n", stamp, unix_millis % 1000,
+                     level_name(lvl), who, text);
+}
+
+void write(level lvl, std::string_view who, std::string_view text) {
+  if (!enabled(lvl))
+    return;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::system_clock::now().time_since_epoch());
+  auto line = format_line(lvl, who, text, now.count());
+  // One write per line: O_APPEND and pipes keep it whole.
+  auto fd = sink_fd.load();
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    auto n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+} // namespace skep::log

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "messages/result.hpp"
+
+/// Process-wide logging: one line per event with a UTC timestamp, the level
+/// and the name of the actor (or component) that speaks, written with a single
+/// write(2) so lines from many threads never interleave.
+///
+///   2026-11-21T22:40:01.123Z INFO  node: serving /var/lib/skep/skepd.sock
+namespace skep::log {
+
+enum class level { error = 0, warn = 1, info = 2, debug = 3 };
+
+/// Sends lines at `min` and above to `file_path` (appending; created with
+/// mode 0600), or to standard error when the path is empty. Call before any
+/// thread logs. Fails when the file cannot be opened, naming it.
+result<void> configure(level min, const std::string& file_path);
+
+/// True when lines at `lvl` are written.
+bool enabled(level lvl) noexcept;
+
+/// Writes one line. Does nothing when `lvl` is not enabled.
+void write(level lvl, std::string_view who, std::string_view text);
+
+template <class... Ts>
+void error(std::string_view who, fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (enabled(level::error))
+    write(level::error, who, fmt::format(f, std::forward<Ts>(xs)...));
+}
+
+template <class... Ts>
+void warn(std::string_view who, fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (enabled(level::warn))
+    write(level::warn, who, fmt::format(f, std::forward<Ts>(xs)...));
+}
+
+template <class... Ts>
+void info(std::string_view who, fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (enabled(level::info))
+    write(level::info, who, fmt::format(f, std::forward<Ts>(xs)...));
+}
+
+template <class... Ts>
+void debug(std::string_view who, fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (enabled(level::debug))
+    write(level::debug, who, fmt::format(f, std::forward<Ts>(xs)...));
+}
+
+/// Formats a line exactly as write() would, for tests.
+std::string format_line(level lvl, std::string_view who, std::string_view text,
+                        long long unix_millis);
+
+} // namespace skep::log

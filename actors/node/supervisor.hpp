@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/node/node_state.hpp"
+#include "messages/type_ids.hpp"
+
+namespace skep::node {
+
+/// The node supervisor: the root of a node's actors. It answers control
+/// requests about the node and owns the actors a node's roles need.
+using supervisor_actor
+  = caf::typed_actor<caf::replies_to<control_request>::with<control_reply>>;
+
+class control_server;
+struct control_server_options;
+
+struct supervisor_state {
+  node_state node;
+  /// Start on the actor clock, so uptime follows virtual time in tests.
+  caf::actor_clock::time_point started;
+  /// Names of the actors this supervisor started, for `skep info`.
+  std::vector<std::string> actors;
+  /// The control socket server, when this node serves one.
+  std::shared_ptr<control_server> control;
+
+  static inline const char* name = "node";
+};
+
+/// Starts a node supervisor for `state`. With `control`, it also takes over
+/// the listening socket `control_fd` and serves clients on it until it exits;
+/// a failure to start that server is logged and makes the supervisor quit.
+supervisor_actor spawn_supervisor(caf::actor_system& sys, node_state state,
+                                  int control_fd,
+                                  const control_server_options* control);
+
+} // namespace skep::node

@@ -1,0 +1,29 @@
+# The envelope: the one message that crosses a node boundary or the control
+# socket. It names sender and target actors, pairs replies with requests, and
+# carries exactly one message of one protocol.
+@0xf7b45cb8d52bed85;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("skep::schema");
+
+using Common = import "/messages/common.capnp";
+using Control = import "/messages/control.capnp";
+
+struct Envelope {
+  protocolVersion @0 :UInt16;     # wire protocol version; see codec.hpp
+  sender @1 :Common.ActorRef;     # who sent it; replies go here
+  target @2 :Common.ActorRef;     # who should handle it
+  correlationId @3 :UInt64;       # a request's id; its reply carries the same
+  kind @4 :Kind;                  # one-way message, request, or reply
+  body :union {
+    error @5 :Common.Error;              # the envelope itself was refused
+    controlRequest @6 :Control.Request;  # a client asks a node
+    controlReply @7 :Control.Reply;      # the node answers
+  }
+
+  enum Kind {
+    oneWay @0;   # no reply expected
+    request @1;  # a reply with the same correlationId is expected
+    reply @2;    # answers the request with the same correlationId
+  }
+}

@@ -1,0 +1,111 @@
+#include "messages/envelope.hpp"
+
+#include <capnp/message.h>
+
+#include <fmt/format.h>
+
+#include "messages/frame.hpp"
+
+namespace skep {
+
+namespace {
+
+void set_ref(schema::ActorRef::Builder out, const actor_ref& ref) {
+  out.setNodeId(ref.node_id);
+  out.setName(ref.name);
+}
+
+} // namespace
+
+envelope make_control_request_envelope(uint64_t correlation_id,
+                                       const actor_ref& sender,
+                                       const actor_ref& target,
+                                       const control_request& request) {
+  capnp::MallocMessageBuilder builder;
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setProtocolVersion(protocol_version);
+  set_ref(env.initSender(), sender);
+  set_ref(env.initTarget(), target);
+  env.setCorrelationId(correlation_id);
+  env.setKind(schema::Envelope::Kind::REQUEST);
+  env.getBody().setControlRequest(request.root());
+  return envelope::from(builder);
+}
+
+envelope make_control_reply_envelope(const envelope& request_envelope,
+                                     const control_reply& reply) {
+  auto req = request_envelope.root();
+  capnp::MallocMessageBuilder builder;
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setProtocolVersion(protocol_version);
+  env.setSender(req.getTarget());
+  env.setTarget(req.getSender());
+  env.setCorrelationId(req.getCorrelationId());
+  env.setKind(schema::Envelope::Kind::REPLY);
+  env.getBody().setControlReply(reply.root());
+  return envelope::from(builder);
+}
+
+envelope make_error_envelope(uint64_t correlation_id, const failure& why) {
+  capnp::MallocMessageBuilder builder;
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setProtocolVersion(protocol_version);
+  env.setCorrelationId(correlation_id);
+  env.setKind(schema::Envelope::Kind::REPLY);
+  to_schema(why, env.getBody().initError());
+  return envelope::from(builder);
+}
+
+control_reply make_error_reply(const failure& why) {
+  capnp::MallocMessageBuilder builder;
+  auto reply = builder.initRoot<schema::control::Reply>();
+  to_schema(why, reply.initError());
+  return control_reply::from(builder);
+}
+
+failure from_schema(schema::Error::Reader error) {
+  auto code = static_cast<uint16_t>(error.getCode());
+  if (code == 0 || code > static_cast<uint16_t>(errc::frame_too_large))
+    code = static_cast<uint16_t>(errc::internal);
+  return failure{static_cast<errc>(code), error.getMessage().cStr()};
+}
+
+void to_schema(const failure& why, schema::Error::Builder error) {
+  error.setCode(static_cast<schema::ErrorCode>(why.code));
+  error.setMessage(why.message);
+}
+
+result<void> check_envelope(const envelope& env) {
+  auto root = env.root();
+  if (root.getProtocolVersion() != protocol_version)
+    return fail(errc::unsupported,
+                fmt::format("protocol version {} is not supported; this node "
+                            "speaks version {}",
+                            root.getProtocolVersion(), protocol_version));
+  switch (root.getKind()) {
+    case schema::Envelope::Kind::ONE_WAY:
+    case schema::Envelope::Kind::REQUEST:
+    case schema::Envelope::Kind::REPLY:
+      break;
+    default:
+      return fail(errc::malformed_message,
+                  fmt::format("unknown envelope kind {}",
+                              static_cast<uint16_t>(root.getKind())));
+  }
+  auto body = root.getBody();
+  switch (body.which()) {
+    case schema::Envelope::Body::ERROR:
+    case schema::Envelope::Body::CONTROL_REQUEST:
+    case schema::Envelope::Body::CONTROL_REPLY:
+      return {};
+  }
+  return fail(errc::unsupported,
+              fmt::format("unknown message type {} in envelope",
+                          static_cast<uint16_t>(body.which())));
+}
+
+std::vector<uint8_t> frame_envelope(const envelope& env) {
+  return make_frame(env.encode());
+}
+
+} // namespace skep

@@ -1,0 +1,77 @@
+#include "messages/message.hpp"
+
+#include <cstring>
+
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <fmt/format.h>
+
+namespace skep::detail {
+
+namespace {
+
+// Cap'n Proto's stream format: a u32 segment count minus one, one u32 size per
+// segment, padding to a word boundary, then the segments.
+constexpr size_t max_segments = 64;
+
+} // namespace
+
+result<std::vector<capnp::word>>
+validate_and_flatten(const uint8_t* bytes, size_t size,
+                     const read_limits& limits) {
+  if (size > limits.max_frame_bytes)
+    return fail(errc::frame_too_large,
+                fmt::format("message of {} bytes exceeds the limit of {} bytes",
+                            size, limits.max_frame_bytes));
+  if (size == 0 || size % sizeof(capnp::word) != 0)
+    return fail(errc::malformed_message,
+                fmt::format("message of {} bytes is not a whole number of "
+                            "8-byte words",
+                            size));
+  // Copy into word-aligned memory: the caller's buffer may be unaligned.
+  std::vector<capnp::word> aligned(size / sizeof(capnp::word));
+  std::memcpy(aligned.data(), bytes, size);
+  uint32_t segment_count_minus_one = 0;
+  std::memcpy(&segment_count_minus_one, aligned.data(), sizeof(uint32_t));
+  if (segment_count_minus_one >= max_segments)
+    return fail(errc::malformed_message,
+                fmt::format("message declares {} segments; at most {} allowed",
+                            uint64_t{segment_count_minus_one} + 1,
+                            max_segments));
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = limits.traversal_limit_words;
+  options.nestingLimit = limits.nesting_limit;
+  std::vector<capnp::word> flat;
+  auto error = kj::runCatchingExceptions([&] {
+    capnp::FlatArrayMessageReader reader(
+      kj::arrayPtr(aligned.data(), aligned.size()), options);
+    auto root = reader.getRoot<capnp::AnyStruct>();
+    // totalSize() walks every pointer, so every bounds, traversal and
+    // nesting check happens here, once.
+    auto words = root.totalSize().wordCount + 1;
+    flat.resize(words);
+    capnp::copyToUnchecked(root, kj::arrayPtr(flat.data(), flat.size()));
+  });
+  KJ_IF_MAYBE (e, error) {
+    return fail(errc::malformed_message,
+                fmt::format("malformed message: {}", e->getDescription().cStr()));
+  }
+  return flat;
+}
+
+std::vector<capnp::word> flatten(capnp::AnyStruct::Reader root) {
+  std::vector<capnp::word> flat(root.totalSize().wordCount + 1);
+  capnp::copyToUnchecked(root, kj::arrayPtr(flat.data(), flat.size()));
+  return flat;
+}
+
+std::vector<uint8_t> to_wire(capnp::AnyStruct::Reader root) {
+  capnp::MallocMessageBuilder builder(root.totalSize().wordCount + 1);
+  builder.setRoot(root);
+  auto words = capnp::messageToFlatArray(builder);
+  auto bytes = words.asBytes();
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+} // namespace skep::detail

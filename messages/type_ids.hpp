@@ -1,0 +1,52 @@
+#pragma once
+
+// The one place where Skep registers its message types and atoms with CAF.
+// Include this only from actor code: it pulls in CAF headers.
+
+#include <cstdint>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/sec.hpp>
+#include <caf/type_id.hpp>
+
+#include "messages/envelope.hpp"
+
+namespace skep {
+
+/// Lets CAF serialize a Cap'n Proto message as its wire bytes, and validates
+/// those bytes with the default read limits when deserializing.
+template <class Inspector, class Root>
+typename Inspector::result_type inspect(Inspector& f, message<Root>& x) {
+  if constexpr (Inspector::reads_state) {
+    auto bytes = x.encode();
+    return f(bytes);
+  } else {
+    std::vector<uint8_t> bytes;
+    auto load = caf::meta::load_callback([&]() -> caf::error {
+      auto decoded = message<Root>::decode(bytes.data(), bytes.size());
+      if (!decoded)
+        return caf::make_error(caf::sec::invalid_argument,
+                               decoded.error().message);
+      x = std::move(*decoded);
+      return caf::none;
+    });
+    return f(bytes, load);
+  }
+}
+
+/// Announces every type in the block below to `cfg`. Call once, before the
+/// actor system starts.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace skep
+
+CAF_BEGIN_TYPE_ID_BLOCK(skep, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(skep, (skep::envelope))
+  CAF_ADD_TYPE_ID(skep, (skep::control_request))
+  CAF_ADD_TYPE_ID(skep, (skep::control_reply))
+
+CAF_END_TYPE_ID_BLOCK(skep)
