@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include <capnp/dynamic.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
@@ -15,11 +16,46 @@ namespace {
 // segment, padding to a word boundary, then the segments.
 constexpr size_t max_segments = 64;
 
+void check_value(const capnp::DynamicValue::Reader& value);
+
+// Reads every field the schema knows, recursively: each typed read checks the
+// pointer's kind and bounds and throws on a mismatch. Only the active member
+// of a union is read; unknown members (from newer peers) are left for the
+// receiver's envelope checks.
+void check_struct(const capnp::DynamicStruct::Reader& reader) {
+  for (auto field : reader.getSchema().getNonUnionFields())
+    check_value(reader.get(field));
+  KJ_IF_MAYBE (active, reader.which()) {
+    check_value(reader.get(*active));
+  }
+}
+
+void check_value(const capnp::DynamicValue::Reader& value) {
+  switch (value.getType()) {
+    case capnp::DynamicValue::STRUCT:
+      check_struct(value.as<capnp::DynamicStruct>());
+      break;
+    case capnp::DynamicValue::LIST:
+      for (auto element : value.as<capnp::DynamicList>())
+        check_value(element);
+      break;
+    case capnp::DynamicValue::TEXT:
+      (void) value.as<capnp::Text>();
+      break;
+    case capnp::DynamicValue::DATA:
+      (void) value.as<capnp::Data>();
+      break;
+    default:
+      break; // scalars, enums and void cannot be malformed
+  }
+}
+
 } // namespace
 
 result<std::vector<capnp::word>>
 validate_and_flatten(const uint8_t* bytes, size_t size,
-                     const read_limits& limits) {
+                     const read_limits& limits,
+                     capnp::StructSchema root_schema) {
   if (size > limits.max_frame_bytes)
     return fail(errc::frame_too_large,
                 fmt::format("message of {} bytes exceeds the limit of {} bytes",
@@ -47,9 +83,10 @@ validate_and_flatten(const uint8_t* bytes, size_t size,
     capnp::FlatArrayMessageReader reader(
       kj::arrayPtr(aligned.data(), aligned.size()), options);
     auto root = reader.getRoot<capnp::AnyStruct>();
-    // totalSize() walks every pointer, so every bounds, traversal and
-    // nesting check happens here, once.
+    // totalSize() walks every pointer (bounds, traversal and nesting
+    // checks); the typed walk then checks each pointer's kind.
     auto words = root.totalSize().wordCount + 1;
+    check_struct(reader.getRoot<capnp::DynamicStruct>(root_schema));
     flat.resize(words);
     capnp::copyToUnchecked(root, kj::arrayPtr(flat.data(), flat.size()));
   });

@@ -7,6 +7,7 @@
 
 #include <capnp/any.h>
 #include <capnp/message.h>
+#include <capnp/schema.h>
 
 #include "messages/result.hpp"
 
@@ -26,11 +27,14 @@ struct read_limits {
 namespace detail {
 
 /// Validates `bytes` as a Cap'n Proto message (segment table + segments)
-/// within `limits` and copies its root struct into a canonical, self-contained
-/// word buffer that can be read without bounds checks. Throws nothing.
+/// within `limits` whose root is a `root_schema` struct: every field the
+/// schema knows is read once, so a pointer of the wrong kind or a text
+/// without its terminator is refused here rather than thrown later. Copies
+/// the root into a canonical, self-contained word buffer that can be read
+/// without bounds checks. Throws nothing.
 result<std::vector<capnp::word>>
 validate_and_flatten(const uint8_t* bytes, size_t size,
-                     const read_limits& limits);
+                     const read_limits& limits, capnp::StructSchema root_schema);
 
 /// Copies the struct behind `root` into a self-contained word buffer.
 std::vector<capnp::word> flatten(capnp::AnyStruct::Reader root);
@@ -46,8 +50,9 @@ std::vector<uint8_t> to_wire(capnp::AnyStruct::Reader root);
 /// freely. A default-constructed message reads as `Root` with every field at
 /// its default.
 ///
-/// The contents were validated when the message was decoded (structure,
-/// traversal and nesting limits), so reading it never throws.
+/// The contents were validated against Root's schema when the message was
+/// decoded (structure, pointer kinds, traversal and nesting limits), so
+/// reading it through Root's accessors never throws.
 template <class Root>
 class message {
 public:
@@ -59,7 +64,8 @@ public:
   /// `limits.max_frame_bytes`.
   static result<message> decode(const uint8_t* bytes, size_t size,
                                 const read_limits& limits = {}) {
-    auto words = detail::validate_and_flatten(bytes, size, limits);
+    auto words = detail::validate_and_flatten(bytes, size, limits,
+                                              capnp::Schema::from<Root>());
     if (!words)
       return std::move(words).error();
     return message{std::move(*words)};

@@ -1,0 +1,359 @@
+// A real skepd process on a temporary data dir, driven by the real skep
+// binary and by raw clients that misbehave on the control socket.
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "messages/envelope.hpp"
+#include "messages/frame_io.hpp"
+#include "tests/support/process.hpp"
+
+namespace skep {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string skepd_bin = SKEPD_PATH;
+const std::string skep_bin = SKEP_PATH;
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// One skepd on its own data dir; stopped (SIGKILL) when the test ends.
+class Daemon : public ::testing::Test {
+protected:
+  std::string data_dir() const { return dir.path() + "/node"; }
+  std::string socket() const { return data_dir() + "/skepd.sock"; }
+  std::string host() const { return "unix://" + socket(); }
+
+  std::unique_ptr<test::child_process> start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{skepd_bin, "--data-dir", data_dir(),
+                                  "--listen-addr", "127.0.0.1:2377"};
+    if (std::find(extra.begin(), extra.end(), "--hostname") == extra.end()
+        && std::find(extra.begin(), extra.end(), "--config") == extra.end())
+      extra.insert(extra.end(), {"--hostname", "test-node"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto child = std::make_unique<test::child_process>(argv);
+    EXPECT_TRUE(child->wait_for_output("serving clients on"))
+      << child->output();
+    return child;
+  }
+
+  test::command_result skep(std::vector<std::string> args,
+                            std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv{skep_bin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::run_command(argv, env);
+  }
+
+  test::temp_dir dir;
+};
+
+control_request info_request() {
+  capnp::MallocMessageBuilder builder;
+  builder.initRoot<schema::control::Request>().setInfo();
+  return control_request::from(builder);
+}
+
+/// Sends raw bytes on a fresh connection, then reads what comes back: the
+/// decoded reply envelope (if any) and whether the daemon closed.
+struct raw_outcome {
+  std::optional<envelope> reply;
+  bool closed = false;
+};
+
+raw_outcome read_outcome(int fd) {
+  raw_outcome out;
+  frame_reader reader{1 << 20};
+  frame_read_options opts;
+  opts.timeout = 10s;
+  auto frame = read_frame(fd, reader, opts);
+  if (frame && *frame) {
+    auto env = envelope::decode((*frame)->data(), (*frame)->size());
+    if (env)
+      out.reply = *env;
+    frame = read_frame(fd, reader, opts);
+  }
+  out.closed = frame && !*frame;
+  return out;
+}
+
+/// Asks for info over an already open connection.
+std::optional<std::string> node_id_over(int fd) {
+  auto frame = frame_envelope(
+    make_control_request_envelope(9, {"", "test"}, {"", "node"},
+                                  info_request()));
+  if (!write_all(fd, frame.data(), frame.size()))
+    return std::nullopt;
+  frame_reader reader{1 << 20};
+  frame_read_options opts;
+  opts.timeout = 10s;
+  auto reply = read_frame(fd, reader, opts);
+  if (!reply || !*reply)
+    return std::nullopt;
+  auto env = envelope::decode((*reply)->data(), (*reply)->size());
+  if (!env || env->root().getCorrelationId() != 9)
+    return std::nullopt;
+  return std::string{
+    env->root().getBody().getControlReply().getInfo().getNodeId().cStr()};
+}
+
+errc error_code_of(const envelope& env) {
+  EXPECT_EQ(env.root().getBody().which(), schema::Envelope::Body::ERROR);
+  return from_schema(env.root().getBody().getError()).code;
+}
+
+TEST_F(Daemon, SkepInfoReportsTheNodeFromItsDataDir) {
+  auto node = start();
+  auto res = skep({"-H", host(), "info"});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  auto node_id = read_first_line(data_dir() + "/node-id");
+  ASSERT_EQ(node_id.size(), 25u);
+  EXPECT_NE(res.out.find("NodeID: " + node_id), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("Swarm: inactive"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("Name: test-node"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("Actors: node, control"), std::string::npos);
+}
+
+TEST_F(Daemon, SkepInfoJsonHasDockerKeysAndHonoursSkepHost) {
+  auto node = start();
+  auto res = skep({"info", "--format", "json"}, {{"SKEP_HOST", host()}});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  auto json = nlohmann::json::parse(res.out);
+  EXPECT_EQ(json["ID"], read_first_line(data_dir() + "/node-id"));
+  EXPECT_EQ(json["Name"], "test-node");
+  EXPECT_EQ(json["Swarm"]["LocalNodeState"], "inactive");
+  EXPECT_EQ(json["Swarm"]["ControlAvailable"], false);
+  EXPECT_GT(json["NCPU"].get<int>(), 0);
+}
+
+TEST_F(Daemon, SkepVersionShowsClientAndServer) {
+  auto node = start();
+  auto res = skep({"-H", host(), "version"});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_NE(res.out.find("Client:"), std::string::npos);
+  EXPECT_NE(res.out.find("Server:"), std::string::npos);
+  EXPECT_NE(res.out.find("CAF:           0.17.6"), std::string::npos) << res.out;
+}
+
+TEST_F(Daemon, ControlSocketIsPrivate) {
+  auto node = start();
+  struct stat st;
+  ASSERT_EQ(::stat(socket().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(Daemon, GarbageFrameGetsErrorAndCloseWhileOthersAreServed) {
+  auto node = start();
+  int good = test::connect_unix(socket());
+  ASSERT_GE(good, 0);
+  auto before = node_id_over(good);
+  ASSERT_TRUE(before);
+
+  int bad = test::connect_unix(socket());
+  ASSERT_GE(bad, 0);
+  std::string junk(32, '\xab');
+  auto frame = make_frame(std::vector<uint8_t>(junk.begin(), junk.end()));
+  ASSERT_TRUE(write_all(bad, frame.data(), frame.size()));
+  auto outcome = read_outcome(bad);
+  ::close(bad);
+  ASSERT_TRUE(outcome.reply);
+  EXPECT_EQ(error_code_of(*outcome.reply), errc::malformed_message);
+  EXPECT_TRUE(outcome.closed);
+
+  // The connection opened before keeps working, and new clients too.
+  EXPECT_EQ(node_id_over(good), before);
+  ::close(good);
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+  EXPECT_TRUE(node->wait_for_output("dropping client"));
+}
+
+TEST_F(Daemon, OversizedLengthPrefixIsRefusedWithoutReadingTheBody) {
+  auto node = start({"--max-frame-size", "64KiB"});
+  int bad = test::connect_unix(socket());
+  ASSERT_GE(bad, 0);
+  uint8_t header[4] = {0xff, 0xff, 0xff, 0xf0}; // ~4 GiB announced, none sent
+  ASSERT_TRUE(write_all(bad, header, sizeof(header)));
+  auto outcome = read_outcome(bad);
+  ::close(bad);
+  ASSERT_TRUE(outcome.reply);
+  EXPECT_EQ(error_code_of(*outcome.reply), errc::frame_too_large);
+  EXPECT_TRUE(outcome.closed);
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+}
+
+TEST_F(Daemon, TruncatedFrameClosesOnlyThatConnection) {
+  auto node = start();
+  // A client that starts a frame and stalls must not hold up others.
+  int stalled = test::connect_unix(socket());
+  ASSERT_GE(stalled, 0);
+  uint8_t partial[] = {0, 0, 0, 100, 1, 2, 3};
+  ASSERT_TRUE(write_all(stalled, partial, sizeof(partial)));
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+
+  // A client that sends part of a frame and hangs up is just closed.
+  int truncated = test::connect_unix(socket());
+  ASSERT_GE(truncated, 0);
+  uint8_t head[] = {0, 0, 0, 100, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+  ASSERT_TRUE(write_all(truncated, head, sizeof(head)));
+  ::shutdown(truncated, SHUT_WR);
+  // The daemon may still tell the half-closed client why, then closes.
+  auto outcome = read_outcome(truncated);
+  ::close(truncated);
+  if (outcome.reply) {
+    EXPECT_EQ(error_code_of(*outcome.reply), errc::malformed_message);
+  }
+  EXPECT_TRUE(outcome.closed);
+  EXPECT_TRUE(node->wait_for_output("closed in the middle of a frame"));
+
+  ::close(stalled);
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+}
+
+TEST_F(Daemon, EnvelopeOfTheWrongKindGetsAnErrorReply) {
+  auto node = start();
+  int fd = test::connect_unix(socket());
+  ASSERT_GE(fd, 0);
+  auto reply = make_control_reply_envelope(
+    make_control_request_envelope(3, {"", "x"}, {"", "node"}, info_request()),
+    make_error_reply(fail(errc::internal, "a reply nobody asked for")));
+  auto frame = frame_envelope(reply);
+  ASSERT_TRUE(write_all(fd, frame.data(), frame.size()));
+  frame_reader reader{1 << 20};
+  frame_read_options opts;
+  opts.timeout = 10s;
+  auto answer = read_frame(fd, reader, opts);
+  ASSERT_TRUE(answer && *answer);
+  auto env = envelope::decode((*answer)->data(), (*answer)->size());
+  ASSERT_TRUE(env);
+  EXPECT_EQ(error_code_of(*env), errc::unsupported);
+  // The connection stays usable after a well-formed but refused envelope.
+  EXPECT_TRUE(node_id_over(fd));
+  ::close(fd);
+}
+
+TEST_F(Daemon, SigtermStopsCleanlyAndRestartKeepsTheNodeId) {
+  auto node = start();
+  auto node_id = read_first_line(data_dir() + "/node-id");
+  node->signal(SIGTERM);
+  auto code = node->wait_exit();
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << node->output();
+  EXPECT_FALSE(exists(socket()));
+  EXPECT_NE(node->output().find("stopped"), std::string::npos);
+
+  auto again = start();
+  auto res = skep({"-H", host(), "info", "--format", "json"});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_EQ(nlohmann::json::parse(res.out)["ID"], node_id);
+}
+
+TEST_F(Daemon, RestartAfterSigkillReplacesTheStaleSocket) {
+  auto node = start();
+  node->signal(SIGKILL);
+  ASSERT_TRUE(node->wait_exit());
+  EXPECT_TRUE(exists(socket())); // left behind by the crash
+  auto again = start();
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+}
+
+TEST_F(Daemon, SecondDaemonOnTheSameDataDirIsRefused) {
+  auto node = start();
+  auto second = test::run_command({skepd_bin, "--data-dir", data_dir()});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("in use by another skepd"), std::string::npos)
+    << second.err;
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+}
+
+TEST_F(Daemon, BadConfigurationStopsStartupWithTheReason) {
+  auto missing = test::run_command(
+    {skepd_bin, "--data-dir", data_dir(), "--config", dir.path() + "/no.yaml"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no.yaml"), std::string::npos) << missing.err;
+
+  auto config = dir.path() + "/skepd.yaml";
+  std::ofstream{config} << "hostname: ok\ncontrol-timeout: 5 parsecs\n";
+  auto bad_value = test::run_command(
+    {skepd_bin, "--data-dir", data_dir(), "--config", config});
+  EXPECT_EQ(bad_value.exit_code, 1);
+  EXPECT_NE(bad_value.err.find("line 2: control-timeout"), std::string::npos)
+    << bad_value.err;
+
+  auto bad_flag = test::run_command(
+    {skepd_bin, "--data-dir", data_dir(), "--runtime", "kubernetes"});
+  EXPECT_EQ(bad_flag.exit_code, 1);
+  EXPECT_NE(bad_flag.err.find("--runtime"), std::string::npos) << bad_flag.err;
+  // Nothing was started, so nothing was created.
+  EXPECT_FALSE(exists(data_dir()));
+}
+
+TEST_F(Daemon, FlagBeatsConfigFile) {
+  auto config = dir.path() + "/skepd.yaml";
+  std::ofstream{config} << "hostname: from-file\nruntime: sim\n";
+  auto node = start({"--config", config, "--hostname", "from-flag"});
+  auto res = skep({"-H", host(), "info", "--format", "json"});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  auto json = nlohmann::json::parse(res.out);
+  EXPECT_EQ(json["Name"], "from-flag");
+  EXPECT_EQ(json["Runtime"], "sim");
+}
+
+TEST(Client, ExplainsUnreachableNodeAndBadHost) {
+  auto down = test::run_command(
+    {skep_bin, "-H", "unix:///nonexistent/skepd.sock", "info"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.err.find("Is skepd running?"), std::string::npos) << down.err;
+
+  auto tcp = test::run_command({skep_bin, "-H", "tcp://127.0.0.1:2377", "info"});
+  EXPECT_EQ(tcp.exit_code, 1);
+  EXPECT_NE(tcp.err.find("not supported"), std::string::npos) << tcp.err;
+
+  auto env = test::run_command({skep_bin, "info"},
+                               {{"SKEP_HOST", "unix://relative.sock"}});
+  EXPECT_EQ(env.exit_code, 1);
+  EXPECT_NE(env.err.find("SKEP_HOST"), std::string::npos) << env.err;
+
+  auto format = test::run_command(
+    {skep_bin, "-H", "unix:///nonexistent/skepd.sock", "info", "--format",
+     "yaml"});
+  EXPECT_EQ(format.exit_code, 1);
+  EXPECT_NE(format.err.find("--format json"), std::string::npos);
+
+  auto unknown = test::run_command({skep_bin, "frobnicate"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("skep --help"), std::string::npos);
+}
+
+TEST(Client, EveryCommandHasHelp) {
+  for (auto cmd : std::vector<std::vector<std::string>>{
+         {skep_bin, "--help"},
+         {skep_bin, "info", "--help"},
+         {skep_bin, "version", "--help"},
+         {skepd_bin, "--help"}}) {
+    auto res = test::run_command(cmd);
+    EXPECT_EQ(res.exit_code, 0) << cmd[1];
+    EXPECT_NE(res.out.find("Usage:"), std::string::npos) << res.out;
+  }
+}
+
+} // namespace
+} // namespace skep

@@ -1,0 +1,216 @@
+#include "tests/support/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace skep::test {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return -1;
+}
+
+int ms_left(clock_type::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - clock_type::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+[[noreturn]] void exec_child(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+  ::_exit(127);
+}
+
+} // namespace
+
+temp_dir::temp_dir() {
+  char tmpl[] = "/tmp/skep-test-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+command_result run_command(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& env,
+                           std::chrono::milliseconds timeout) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    for (const auto& [key, value] : env)
+      ::setenv(key.c_str(), value.c_str(), 1);
+    exec_child(argv);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  command_result res;
+  auto deadline = clock_type::now() + timeout;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    int ready = ::poll(fds, 2, ms_left(deadline));
+    if (ready == 0)
+      break; // timed out
+    if (ready < 0 && errno == EINTR)
+      continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0)
+        continue;
+      char buf[4096];
+      auto n = ::read(fds[i].fd, buf, sizeof(buf));
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? res.out : res.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  for (auto& p : fds)
+    if (p.fd >= 0) {
+      ::close(p.fd);
+      ::kill(pid, SIGKILL);
+    }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  res.exit_code = open_fds > 0 ? -1 : decode_status(status);
+  return res;
+}
+
+child_process::child_process(const std::vector<std::string>& argv) {
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int null_fd = ::open("/dev/null", O_RDWR);
+    ::dup2(null_fd, 0);
+    ::dup2(null_fd, 1);
+    ::dup2(err_pipe[1], 2);
+    exec_child(argv);
+  }
+  ::close(err_pipe[1]);
+  err_fd_ = err_pipe[0];
+  pidfd_ = pidfd_open(pid_);
+}
+
+child_process::~child_process() {
+  if (!exit_code_) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(std::chrono::seconds{10});
+  }
+  if (err_fd_ >= 0)
+    ::close(err_fd_);
+  if (pidfd_ >= 0)
+    ::close(pidfd_);
+}
+
+void child_process::drain(int timeout_ms) {
+  if (err_fd_ < 0)
+    return;
+  pollfd p{err_fd_, POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) <= 0)
+    return;
+  char buf[4096];
+  auto n = ::read(err_fd_, buf, sizeof(buf));
+  if (n <= 0) {
+    ::close(err_fd_);
+    err_fd_ = -1;
+    return;
+  }
+  output_.append(buf, static_cast<size_t>(n));
+}
+
+bool child_process::wait_for_output(const std::string& needle,
+                                    std::chrono::milliseconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  while (output_.find(needle) == std::string::npos) {
+    if (err_fd_ < 0 || clock_type::now() >= deadline)
+      return false;
+    drain(ms_left(deadline));
+  }
+  return true;
+}
+
+void child_process::signal(int sig) {
+  if (!exit_code_)
+    ::kill(pid_, sig);
+}
+
+std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
+  if (exit_code_)
+    return exit_code_;
+  auto deadline = clock_type::now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = decode_status(status);
+      // Collect what it wrote last.
+      while (err_fd_ >= 0)
+        drain(1000);
+      return exit_code_;
+    }
+    int left = ms_left(deadline);
+    if (left == 0)
+      return std::nullopt;
+    // The pidfd turns readable when the child exits; stderr output may wake
+    // us first, so keep reading it too.
+    pollfd fds[2] = {{pidfd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    ::poll(fds, err_fd_ >= 0 ? 2 : 1, left);
+    if (err_fd_ >= 0 && fds[1].revents != 0)
+      drain(0);
+  }
+}
+
+int connect_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+} // namespace skep::test

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace skep::test {
+
+/// A fresh directory under /tmp (short, so unix socket paths fit), removed
+/// with everything in it when the object goes.
+class temp_dir {
+public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+/// What a finished command printed and how it ended.
+struct command_result {
+  int exit_code = -1; ///< -1 when killed by a signal or timed out
+  std::string out;
+  std::string err;
+};
+
+/// Runs `argv` to completion (at most `timeout`, then kills it), with
+/// `env` added to this process's environment. Standard input is empty.
+command_result run_command(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& env = {},
+                           std::chrono::milliseconds timeout
+                           = std::chrono::seconds{30});
+
+/// A child process (a skepd under test) whose standard error is captured.
+/// The destructor kills it if it is still running.
+class child_process {
+public:
+  explicit child_process(const std::vector<std::string>& argv);
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  /// Reads the child's standard error until a line containing `needle`
+  /// appears (true), the child closes it, or `timeout` passes (false).
+  bool wait_for_output(const std::string& needle,
+                       std::chrono::milliseconds timeout
+                       = std::chrono::seconds{20});
+
+  /// Everything read from standard error so far.
+  const std::string& output() const { return output_; }
+
+  /// Sends `signal`.
+  void signal(int signal);
+
+  /// Waits up to `timeout` for the child to exit; returns its exit code, or
+  /// 128 + signal number when a signal ended it; nothing on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout
+                               = std::chrono::seconds{20});
+
+private:
+  void drain(int timeout_ms);
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int err_fd_ = -1;
+  std::optional<int> exit_code_;
+  std::string output_;
+};
+
+/// Connects a unix stream socket to `path`; -1 on failure.
+int connect_unix(const std::string& path);
+
+} // namespace skep::test
