@@ -1,20 +1,20 @@
 #include "config/node_config.hpp"
 
+#include "config/units.hpp"
+
 #include <arpa/inet.h>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
-#include <cstring>
 #include <set>
 #include <sstream>
 #include <sys/un.h>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
-
-#include "config/units.hpp"
 
 namespace skep::config {
 
@@ -116,8 +116,8 @@ struct setting {
 const std::vector<setting>& settings() {
   static const std::vector<setting> table = {
     {{"data-dir", "DIR", "Directory for the node's state", "/var/lib/skep"},
-     [](node_config& c, const std::string& v, const std::string& cwd)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string& cwd) -> result<void> {
        if (v.empty())
          return fail(errc::invalid_argument, "must not be empty");
        c.data_dir = absolute_path(v, cwd);
@@ -125,22 +125,22 @@ const std::vector<setting>& settings() {
      }},
     {{"listen-addr", "HOST:PORT", "Address for node-to-node traffic",
       "0.0.0.0:2377"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        auto addr = parse_host_port(v, "0.0.0.0", 0);
        if (!addr)
          return std::move(addr).error();
        if (!is_ip_literal(addr->host))
-         return fail(errc::invalid_argument,
-                     fmt::format("\"{}\" is not an IP address to listen on",
-                                 addr->host));
+         return fail(
+           errc::invalid_argument,
+           fmt::format("\"{}\" is not an IP address to listen on", addr->host));
        c.listen_addr = *addr;
        return {};
      }},
     {{"advertise-addr", "HOST[:PORT]",
       "Address other nodes dial to reach this node", "the listen address"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        // The port defaults to the listen port, resolved after all layers.
        bool names_port = !v.empty() && v.front() == '['
                            ? v.find("]:") != std::string::npos
@@ -154,8 +154,8 @@ const std::vector<setting>& settings() {
        return {};
      }},
     {{"ingress-addr", "HOST", "Address the routing mesh listens on", "0.0.0.0"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        if (!is_ip_literal(v))
          return fail(errc::invalid_argument,
                      fmt::format("\"{}\" is not an IP address", v));
@@ -164,8 +164,8 @@ const std::vector<setting>& settings() {
      }},
     {{"control-socket", "PATH", "Unix socket for skep clients",
       "DATA-DIR/skepd.sock"},
-     [](node_config& c, const std::string& v, const std::string& cwd)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string& cwd) -> result<void> {
        if (v.empty())
          return fail(errc::invalid_argument, "must not be empty");
        c.control_socket = absolute_path(v, cwd);
@@ -173,8 +173,8 @@ const std::vector<setting>& settings() {
      }},
     {{"hostname", "NAME", "Name the node reports to the swarm",
       "the OS hostname"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        if (!is_dns_name(v))
          return fail(errc::invalid_argument,
                      fmt::format("\"{}\" is not a valid hostname (letters, "
@@ -185,8 +185,8 @@ const std::vector<setting>& settings() {
      }},
     {{"runtime", "NAME", "Task runtime: process, runc, docker or sim",
       "process"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        auto kind = parse_choice(v, runtime_choices);
        if (!kind)
          return std::move(kind).error();
@@ -194,8 +194,8 @@ const std::vector<setting>& settings() {
        return {};
      }},
     {{"log-level", "LEVEL", "Logging: error, warn, info or debug", "info"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        auto level = parse_choice(v, level_choices);
        if (!level)
          return std::move(level).error();
@@ -203,28 +203,28 @@ const std::vector<setting>& settings() {
        return {};
      }},
     {{"log-file", "PATH", "Write logs to this file instead of stderr", ""},
-     [](node_config& c, const std::string& v, const std::string& cwd)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string& cwd) -> result<void> {
        c.log_file = v.empty() ? std::string{} : absolute_path(v, cwd);
        return {};
      }},
     {{"control-timeout", "DUR", "How long a client request may take", "30s"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        auto d = parse_duration(v);
        if (!d)
          return std::move(d).error();
        if (d->count() <= 0 || *d > std::chrono::hours{1})
-         return fail(errc::invalid_argument,
-                     fmt::format("{} is out of range (more than 0s, at most 1h)",
-                                 v));
+         return fail(
+           errc::invalid_argument,
+           fmt::format("{} is out of range (more than 0s, at most 1h)", v));
        c.control_timeout = *d;
        return {};
      }},
     {{"max-frame-size", "SIZE",
       "Largest message accepted from a client or peer", "4MiB"},
-     [](node_config& c, const std::string& v, const std::string&)
-       -> result<void> {
+     [](node_config& c, const std::string& v,
+        const std::string&) -> result<void> {
        auto size = parse_byte_size(v);
        if (!size)
          return std::move(size).error();
@@ -304,8 +304,7 @@ result<host_port> parse_host_port(std::string_view text,
       return bad(fmt::format("\"{}\" is not an IPv6 address", host));
   } else {
     auto colon = text.rfind(':');
-    if (colon != std::string_view::npos
-        && text.find(':') != colon)
+    if (colon != std::string_view::npos && text.find(':') != colon)
       return bad("put IPv6 addresses in brackets, e.g. [::1]:2377");
     if (colon == std::string_view::npos) {
       if (default_port == 0)
@@ -318,8 +317,8 @@ result<host_port> parse_host_port(std::string_view text,
     if (host.empty())
       host = std::string{default_host};
     else if (!is_ip_literal(host) && !is_dns_name(host))
-      return bad(fmt::format("\"{}\" is neither an IP address nor a host name",
-                             host));
+      return bad(
+        fmt::format("\"{}\" is neither an IP address nor a host name", host));
   }
   uint16_t port = default_port;
   if (port_text) {
@@ -355,9 +354,9 @@ result<config_layer> parse_config_yaml(std::string_view text,
   if (root.IsNull())
     return layer; // an empty file sets nothing
   if (!root.IsMap())
-    return fail(errc::invalid_argument,
-                fmt::format("{}: expected a mapping of settings (key: value)",
-                            source));
+    return fail(
+      errc::invalid_argument,
+      fmt::format("{}: expected a mapping of settings (key: value)", source));
   std::set<std::string> seen;
   for (const auto& entry : root) {
     auto line = entry.first.Mark().line + 1;
@@ -371,9 +370,9 @@ result<config_layer> parse_config_yaml(std::string_view text,
                   fmt::format("{}: unknown key \"{}\" (known keys: {})", origin,
                               key, known_keys()));
     if (!seen.insert(key).second)
-      return fail(errc::invalid_argument,
-                  fmt::format("{}: key \"{}\" appears more than once", origin,
-                              key));
+      return fail(
+        errc::invalid_argument,
+        fmt::format("{}: key \"{}\" appears more than once", origin, key));
     if (!entry.second.IsScalar())
       return fail(errc::invalid_argument,
                   fmt::format("{}: \"{}\" needs a single value", origin, key));
@@ -413,21 +412,23 @@ result<node_config> resolve_node_config(const config_layer& file,
     if (value == nullptr)
       continue;
     if (auto applied = s.apply(cfg, value->text, cwd); !applied)
-      return fail(errc::invalid_argument,
-                  fmt::format("{}: {}: {}", value->origin, key,
-                              applied.error().message));
+      return fail(
+        errc::invalid_argument,
+        fmt::format("{}: {}: {}", value->origin, key, applied.error().message));
   }
   for (const auto& layer : {&file, &flags})
     for (const auto& [key, value] : *layer)
       if (find_setting(key) == nullptr)
-        return fail(errc::invalid_argument,
-                    fmt::format("{}: unknown setting \"{}\"", value.origin, key));
+        return fail(
+          errc::invalid_argument,
+          fmt::format("{}: unknown setting \"{}\"", value.origin, key));
   if (cfg.hostname.empty()) {
     if (!is_dns_name(os_hostname))
-      return fail(errc::invalid_argument,
-                  fmt::format("the OS hostname \"{}\" is not a valid node name; "
-                              "set --hostname",
-                              os_hostname));
+      return fail(
+        errc::invalid_argument,
+        fmt::format("the OS hostname \"{}\" is not a valid node name; "
+                    "set --hostname",
+                    os_hostname));
     cfg.hostname = os_hostname;
   }
   if (cfg.advertise_addr.host.empty())

@@ -1,13 +1,13 @@
 #pragma once
 
+#include "messages/result.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "messages/result.hpp"
 
 namespace skep::config {
 
@@ -41,13 +41,13 @@ result<host_port> parse_host_port(std::string_view text,
 struct node_config {
   std::string data_dir = "/var/lib/skep";
   host_port listen_addr{"0.0.0.0", 2377};
-  host_port advertise_addr;   ///< defaults to listen_addr
+  host_port advertise_addr; ///< defaults to listen_addr
   std::string ingress_addr = "0.0.0.0";
   std::string control_socket; ///< defaults to data_dir + "/skepd.sock"
   std::string hostname;       ///< defaults to the OS hostname
   runtime_kind runtime = runtime_kind::process;
   log_level level = log_level::info;
-  std::string log_file;       ///< empty: standard error
+  std::string log_file; ///< empty: standard error
   std::chrono::nanoseconds control_timeout = std::chrono::seconds{30};
   uint64_t max_frame_bytes = 4 * 1024 * 1024;
 };

@@ -44,7 +44,8 @@ result<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   while (pos < text.size()) {
     // A number: digits, optionally a fraction.
     size_t start = pos;
-    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])))
+    while (pos < text.size()
+           && std::isdigit(static_cast<unsigned char>(text[pos])))
       ++pos;
     if (pos < text.size() && text[pos] == '.') {
       ++pos;
@@ -54,20 +55,22 @@ result<std::chrono::nanoseconds> parse_duration(std::string_view text) {
     }
     auto number = text.substr(start, pos - start);
     if (number.empty() || number == ".")
-      return bad_duration(text, fmt::format("expected a number at position {}",
-                                            start + 1));
+      return bad_duration(
+        text, fmt::format("expected a number at position {}", start + 1));
     if (number.size() > 30)
       return bad_duration(text, "number too long");
     // A unit: the longest name that matches.
     size_t unit_start = pos;
-    while (pos < text.size() && !std::isdigit(static_cast<unsigned char>(text[pos]))
+    while (pos < text.size()
+           && !std::isdigit(static_cast<unsigned char>(text[pos]))
            && text[pos] != '.')
       ++pos;
     auto unit_name = text.substr(unit_start, pos - unit_start);
     if (unit_name.empty())
-      return bad_duration(text, fmt::format("missing unit after \"{}\" (use ns, "
-                                            "us, ms, s, m or h)",
-                                            number));
+      return bad_duration(text,
+                          fmt::format("missing unit after \"{}\" (use ns, "
+                                      "us, ms, s, m or h)",
+                                      number));
     int64_t scale = 0;
     for (const auto& u : duration_units)
       if (u.name == unit_name)
@@ -117,7 +120,8 @@ result<uint64_t> parse_byte_size(std::string_view text) {
                 fmt::format("invalid size \"{}\": {}", text, why));
   };
   size_t pos = 0;
-  while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])))
+  while (pos < text.size()
+         && std::isdigit(static_cast<unsigned char>(text[pos])))
     ++pos;
   if (pos == 0)
     return bad("expected a whole number, e.g. 512KiB or 4MiB");
@@ -130,12 +134,12 @@ result<uint64_t> parse_byte_size(std::string_view text) {
     uint64_t scale;
   };
   static constexpr size_unit units[] = {
-    {"", 1},          {"B", 1},
-    {"KiB", 1 << 10}, {"k", 1 << 10},
-    {"K", 1 << 10},   {"MiB", 1 << 20},
-    {"m", 1 << 20},   {"M", 1 << 20},
-    {"GiB", 1 << 30}, {"g", 1 << 30},
-    {"G", 1 << 30},   {"KB", 1'000},
+    {"", 1},           {"B", 1},
+    {"KiB", 1 << 10},  {"k", 1 << 10},
+    {"K", 1 << 10},    {"MiB", 1 << 20},
+    {"m", 1 << 20},    {"M", 1 << 20},
+    {"GiB", 1 << 30},  {"g", 1 << 30},
+    {"G", 1 << 30},    {"KB", 1'000},
     {"MB", 1'000'000}, {"GB", 1'000'000'000},
   };
   for (const auto& u : units) {
@@ -145,8 +149,8 @@ result<uint64_t> parse_byte_size(std::string_view text) {
       return bad("too large");
     return number * u.scale;
   }
-  return bad(fmt::format("unknown unit \"{}\" (use B, KiB, MiB or GiB)",
-                         unit_name));
+  return bad(
+    fmt::format("unknown unit \"{}\" (use B, KiB, MiB or GiB)", unit_name));
 }
 
 std::string format_byte_size(uint64_t bytes) {

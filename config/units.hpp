@@ -1,11 +1,11 @@
 #pragma once
 
+#include "messages/result.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "messages/result.hpp"
 
 namespace skep::config {
 

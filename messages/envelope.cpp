@@ -1,10 +1,9 @@
 #include "messages/envelope.hpp"
 
-#include <capnp/message.h>
-
-#include <fmt/format.h>
-
 #include "messages/frame.hpp"
+
+#include <capnp/message.h>
+#include <fmt/format.h>
 
 namespace skep {
 
@@ -83,21 +82,21 @@ result<void> check_envelope(const envelope& env) {
                             "speaks version {}",
                             root.getProtocolVersion(), protocol_version));
   switch (root.getKind()) {
-    case schema::Envelope::Kind::ONE_WAY:
-    case schema::Envelope::Kind::REQUEST:
-    case schema::Envelope::Kind::REPLY:
-      break;
-    default:
-      return fail(errc::malformed_message,
-                  fmt::format("unknown envelope kind {}",
-                              static_cast<uint16_t>(root.getKind())));
+  case schema::Envelope::Kind::ONE_WAY:
+  case schema::Envelope::Kind::REQUEST:
+  case schema::Envelope::Kind::REPLY:
+    break;
+  default:
+    return fail(errc::malformed_message,
+                fmt::format("unknown envelope kind {}",
+                            static_cast<uint16_t>(root.getKind())));
   }
   auto body = root.getBody();
   switch (body.which()) {
-    case schema::Envelope::Body::ERROR:
-    case schema::Envelope::Body::CONTROL_REQUEST:
-    case schema::Envelope::Body::CONTROL_REPLY:
-      return {};
+  case schema::Envelope::Body::ERROR:
+  case schema::Envelope::Body::CONTROL_REQUEST:
+  case schema::Envelope::Body::CONTROL_REPLY:
+    return {};
   }
   return fail(errc::unsupported,
               fmt::format("unknown message type {} in envelope",

@@ -1,13 +1,13 @@
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 #include "messages/common.capnp.h"
 #include "messages/control.capnp.h"
 #include "messages/envelope.capnp.h"
 #include "messages/message.hpp"
 #include "messages/result.hpp"
+
+#include <cstdint>
+#include <string>
 
 namespace skep {
 

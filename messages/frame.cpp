@@ -49,8 +49,8 @@ result<std::optional<std::vector<uint8_t>>> frame_reader::next() {
                             *length, max_frame_bytes_));
   if (pending_bytes() < frame_header_bytes + *length)
     return std::optional<std::vector<uint8_t>>{};
-  auto first = buffer_.begin() + static_cast<std::ptrdiff_t>(
-                                   offset_ + frame_header_bytes);
+  auto first = buffer_.begin()
+               + static_cast<std::ptrdiff_t>(offset_ + frame_header_bytes);
   std::vector<uint8_t> payload(first, first + *length);
   offset_ += frame_header_bytes + *length;
   return std::optional<std::vector<uint8_t>>{std::move(payload)};

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "messages/result.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
-
-#include "messages/result.hpp"
 
 namespace skep {
 
@@ -19,7 +19,7 @@ std::vector<uint8_t> make_frame(const std::vector<uint8_t>& payload);
 /// Splits a byte stream into frames, refusing frames longer than a limit
 /// before buffering them.
 class frame_reader {
-public:
+ public:
   /// Frames whose declared length exceeds `max_frame_bytes` are refused.
   explicit frame_reader(size_t max_frame_bytes)
     : max_frame_bytes_(max_frame_bytes) {}
@@ -39,7 +39,7 @@ public:
   /// The length the next frame declares, once its header has arrived.
   std::optional<uint32_t> next_frame_length() const;
 
-private:
+ private:
   size_t max_frame_bytes_;
   std::vector<uint8_t> buffer_;
   size_t offset_ = 0;

@@ -32,8 +32,8 @@ result<void> write_all(int fd, const uint8_t* data, size_t size) {
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return fail(errc::unavailable,
-                  fmt::format("cannot write to peer: {}", std::strerror(errno)));
+      return fail(errc::unavailable, fmt::format("cannot write to peer: {}",
+                                                 std::strerror(errno)));
     }
     data += n;
     size -= static_cast<size_t>(n);
@@ -63,32 +63,30 @@ read_frame(int fd, frame_reader& reader, const frame_read_options& options) {
     if (count == 2 && fds[1].revents != 0)
       return fail(errc::unavailable, "the node is shutting down");
     if (ready == 0)
-      return fail(errc::timeout,
-                  fmt::format("no complete frame within {} ms",
-                              options.timeout.count()));
+      return fail(errc::timeout, fmt::format("no complete frame within {} ms",
+                                             options.timeout.count()));
     auto n = ::recv(fd, buf, sizeof(buf), 0);
     if (n < 0 && errno == ENOTSOCK)
       n = ::read(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN)
         continue;
-      return fail(errc::unavailable,
-                  fmt::format("cannot read from peer: {}", std::strerror(errno)));
+      return fail(errc::unavailable, fmt::format("cannot read from peer: {}",
+                                                 std::strerror(errno)));
     }
     if (n == 0) {
       if (reader.pending_bytes() == 0)
         return std::optional<std::vector<uint8_t>>{};
       auto declared = reader.next_frame_length();
       return fail(errc::malformed_message,
-                  declared ? fmt::format("connection closed in the middle of a "
-                                         "frame ({} of {} bytes)",
-                                         reader.pending_bytes()
-                                           - frame_header_bytes,
-                                         *declared)
-                           : fmt::format("connection closed in the middle of "
-                                         "a frame header ({} of {} bytes)",
-                                         reader.pending_bytes(),
-                                         frame_header_bytes));
+                  declared
+                    ? fmt::format("connection closed in the middle of a "
+                                  "frame ({} of {} bytes)",
+                                  reader.pending_bytes() - frame_header_bytes,
+                                  *declared)
+                    : fmt::format("connection closed in the middle of "
+                                  "a frame header ({} of {} bytes)",
+                                  reader.pending_bytes(), frame_header_bytes));
     }
     reader.feed(buf, static_cast<size_t>(n));
   }

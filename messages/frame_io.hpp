@@ -1,12 +1,12 @@
 #pragma once
 
+#include "messages/frame.hpp"
+#include "messages/result.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <vector>
-
-#include "messages/frame.hpp"
-#include "messages/result.hpp"
 
 namespace skep {
 

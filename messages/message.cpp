@@ -4,9 +4,8 @@
 
 #include <capnp/dynamic.h>
 #include <capnp/serialize.h>
-#include <kj/exception.h>
-
 #include <fmt/format.h>
+#include <kj/exception.h>
 
 namespace skep::detail {
 
@@ -32,21 +31,21 @@ void check_struct(const capnp::DynamicStruct::Reader& reader) {
 
 void check_value(const capnp::DynamicValue::Reader& value) {
   switch (value.getType()) {
-    case capnp::DynamicValue::STRUCT:
-      check_struct(value.as<capnp::DynamicStruct>());
-      break;
-    case capnp::DynamicValue::LIST:
-      for (auto element : value.as<capnp::DynamicList>())
-        check_value(element);
-      break;
-    case capnp::DynamicValue::TEXT:
-      (void) value.as<capnp::Text>();
-      break;
-    case capnp::DynamicValue::DATA:
-      (void) value.as<capnp::Data>();
-      break;
-    default:
-      break; // scalars, enums and void cannot be malformed
+  case capnp::DynamicValue::STRUCT:
+    check_struct(value.as<capnp::DynamicStruct>());
+    break;
+  case capnp::DynamicValue::LIST:
+    for (auto element : value.as<capnp::DynamicList>())
+      check_value(element);
+    break;
+  case capnp::DynamicValue::TEXT:
+    (void)value.as<capnp::Text>();
+    break;
+  case capnp::DynamicValue::DATA:
+    (void)value.as<capnp::Data>();
+    break;
+  default:
+    break; // scalars, enums and void cannot be malformed
   }
 }
 
@@ -91,8 +90,9 @@ validate_and_flatten(const uint8_t* bytes, size_t size,
     capnp::copyToUnchecked(root, kj::arrayPtr(flat.data(), flat.size()));
   });
   KJ_IF_MAYBE (e, error) {
-    return fail(errc::malformed_message,
-                fmt::format("malformed message: {}", e->getDescription().cStr()));
+    return fail(
+      errc::malformed_message,
+      fmt::format("malformed message: {}", e->getDescription().cStr()));
   }
   return flat;
 }

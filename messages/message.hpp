@@ -1,5 +1,7 @@
 #pragma once
 
+#include "messages/result.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -8,8 +10,6 @@
 #include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
-
-#include "messages/result.hpp"
 
 namespace skep {
 
@@ -34,7 +34,8 @@ namespace detail {
 /// without bounds checks. Throws nothing.
 result<std::vector<capnp::word>>
 validate_and_flatten(const uint8_t* bytes, size_t size,
-                     const read_limits& limits, capnp::StructSchema root_schema);
+                     const read_limits& limits,
+                     capnp::StructSchema root_schema);
 
 /// Copies the struct behind `root` into a self-contained word buffer.
 std::vector<capnp::word> flatten(capnp::AnyStruct::Reader root);
@@ -55,7 +56,7 @@ std::vector<uint8_t> to_wire(capnp::AnyStruct::Reader root);
 /// reading it through Root's accessors never throws.
 template <class Root>
 class message {
-public:
+ public:
   message() = default;
 
   /// Decodes bytes in the standard stream format. Fails with
@@ -90,14 +91,17 @@ public:
   }
 
   /// The message in the standard stream format, ready to frame.
-  std::vector<uint8_t> encode() const { return detail::to_wire(capnp::toAny(root())); }
+  std::vector<uint8_t> encode() const {
+    return detail::to_wire(capnp::toAny(root()));
+  }
 
   /// True when both messages share the same bytes or both are empty.
   bool same_bytes(const message& other) const { return words_ == other.words_; }
 
-private:
+ private:
   explicit message(std::vector<capnp::word> words)
-    : words_(std::make_shared<const std::vector<capnp::word>>(std::move(words))) {}
+    : words_(
+      std::make_shared<const std::vector<capnp::word>>(std::move(words))) {}
 
   std::shared_ptr<const std::vector<capnp::word>> words_;
 };

@@ -38,7 +38,7 @@ struct failure {
 /// throwing; exceptions are reserved for bugs.
 template <class T>
 class result {
-public:
+ public:
   result(T value) : state_(std::move(value)) {}
   result(failure err) : state_(std::move(err)) {}
 
@@ -59,14 +59,14 @@ public:
   const failure& error() const& { return std::get<1>(state_); }
   failure&& error() && { return std::get<1>(std::move(state_)); }
 
-private:
+ private:
   std::variant<T, failure> state_;
 };
 
 /// A result that carries no value on success.
 template <>
 class result<void> {
-public:
+ public:
   result() = default;
   result(failure err) : error_(std::move(err)), failed_(true) {}
 
@@ -75,7 +75,7 @@ public:
   const failure& error() const& { return error_; }
   failure&& error() && { return std::move(error_); }
 
-private:
+ private:
   failure error_;
   bool failed_ = false;
 };

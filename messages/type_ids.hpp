@@ -3,6 +3,8 @@
 // The one place where Skep registers its message types and atoms with CAF.
 // Include this only from actor code: it pulls in CAF headers.
 
+#include "messages/envelope.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -11,8 +13,6 @@
 #include <caf/meta/load_callback.hpp>
 #include <caf/sec.hpp>
 #include <caf/type_id.hpp>
-
-#include "messages/envelope.hpp"
 
 namespace skep {
 
@@ -45,8 +45,8 @@ void register_types(caf::actor_system_config& cfg);
 
 CAF_BEGIN_TYPE_ID_BLOCK(skep, caf::first_custom_type_id)
 
-  CAF_ADD_TYPE_ID(skep, (skep::envelope))
-  CAF_ADD_TYPE_ID(skep, (skep::control_request))
-  CAF_ADD_TYPE_ID(skep, (skep::control_reply))
+CAF_ADD_TYPE_ID(skep, (skep::envelope))
+CAF_ADD_TYPE_ID(skep, (skep::control_request))
+CAF_ADD_TYPE_ID(skep, (skep::control_reply))
 
 CAF_END_TYPE_ID_BLOCK(skep)

@@ -1,5 +1,7 @@
 #include "actors/console/control_client.hpp"
 
+#include "messages/frame_io.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
@@ -7,8 +9,6 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-
-#include "messages/frame_io.hpp"
 
 namespace skep::console {
 
@@ -25,8 +25,9 @@ struct fd_guard {
 
 } // namespace
 
-result<node_address> resolve_node_address(const std::optional<std::string>& flag,
-                                          const char* env_value) {
+result<node_address>
+resolve_node_address(const std::optional<std::string>& flag,
+                     const char* env_value) {
   std::string text = default_host;
   std::string source = "the default host";
   if (flag) {
@@ -49,8 +50,9 @@ result<node_address> resolve_node_address(const std::optional<std::string>& flag
                             "unix:///var/lib/skep/skepd.sock",
                             source, text));
   if (path.size() >= sizeof(sockaddr_un::sun_path))
-    return fail(errc::invalid_argument,
-                fmt::format("{} \"{}\": socket path is too long", source, text));
+    return fail(
+      errc::invalid_argument,
+      fmt::format("{} \"{}\": socket path is too long", source, text));
   return node_address{path, text};
 }
 
@@ -59,8 +61,8 @@ result<control_reply> call_node(const node_address& node,
                                 std::chrono::milliseconds timeout) {
   fd_guard sock{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   if (sock.fd < 0)
-    return fail(errc::internal,
-                fmt::format("cannot create a socket: {}", std::strerror(errno)));
+    return fail(errc::internal, fmt::format("cannot create a socket: {}",
+                                            std::strerror(errno)));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, node.socket_path.c_str(), node.socket_path.size());
@@ -90,9 +92,9 @@ result<control_reply> call_node(const node_address& node,
     return why;
   }
   if (!*reply_frame)
-    return fail(errc::unavailable,
-                fmt::format("{} closed the connection without answering",
-                            node.display));
+    return fail(
+      errc::unavailable,
+      fmt::format("{} closed the connection without answering", node.display));
   const auto& bytes = **reply_frame;
   auto reply_env = envelope::decode(bytes.data(), bytes.size(), limits);
   if (!reply_env)

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "messages/envelope.hpp"
+#include "messages/result.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include "messages/envelope.hpp"
-#include "messages/result.hpp"
 
 namespace skep::console {
 
@@ -13,7 +13,8 @@ namespace skep::console {
 struct node_address {
   /// Filesystem path of the node's control socket.
   std::string socket_path;
-  /// How the operator wrote it, for messages ("unix:///var/lib/skep/skepd.sock").
+  /// How the operator wrote it, for messages
+  /// ("unix:///var/lib/skep/skepd.sock").
   std::string display;
 };
 
@@ -23,8 +24,9 @@ inline constexpr const char* default_host = "unix:///var/lib/skep/skepd.sock";
 /// Picks the node from `-H` (when given), else `SKEP_HOST` (when set and
 /// not empty), else the default. Accepts `unix:///absolute/path`. Fails
 /// naming the value for other schemes or relative paths.
-result<node_address> resolve_node_address(const std::optional<std::string>& flag,
-                                          const char* env_value);
+result<node_address>
+resolve_node_address(const std::optional<std::string>& flag,
+                     const char* env_value);
 
 /// Sends `request` to the node and waits up to `timeout` for its reply.
 /// Fails with `unavailable` when the node cannot be reached (the message

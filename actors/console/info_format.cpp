@@ -1,5 +1,8 @@
 #include "actors/console/info_format.hpp"
 
+#include "config/units.hpp"
+#include "skep/build_info.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <sys/utsname.h>
@@ -7,25 +10,22 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "config/units.hpp"
-#include "skep/build_info.hpp"
-
 namespace skep::console {
 
 namespace {
 
 const char* state_name(schema::control::LocalNodeState state) {
   switch (state) {
-    case schema::control::LocalNodeState::INACTIVE:
-      return "inactive";
-    case schema::control::LocalNodeState::PENDING:
-      return "pending";
-    case schema::control::LocalNodeState::ACTIVE:
-      return "active";
-    case schema::control::LocalNodeState::ERROR:
-      return "error";
-    case schema::control::LocalNodeState::LOCKED:
-      return "locked";
+  case schema::control::LocalNodeState::INACTIVE:
+    return "inactive";
+  case schema::control::LocalNodeState::PENDING:
+    return "pending";
+  case schema::control::LocalNodeState::ACTIVE:
+    return "active";
+  case schema::control::LocalNodeState::ERROR:
+    return "error";
+  case schema::control::LocalNodeState::LOCKED:
+    return "locked";
   }
   return "unknown";
 }
@@ -63,12 +63,12 @@ std::string human_bytes(uint64_t bytes) {
 std::string format_version(const schema::control::VersionInfo::Reader* server) {
   utsname uts{};
   ::uname(&uts);
-  std::string out = fmt::format("Client:\n"
-                                " Version:       {}\n"
-                                " Git commit:    {}\n"
-                                " OS/Arch:       linux/{}\n",
-                                build_info::version, build_info::git_commit,
-                                uts.machine);
+  std::string out
+    = fmt::format("Client:\n"
+                  " Version:       {}\n"
+                  " Git commit:    {}\n"
+                  " OS/Arch:       linux/{}\n",
+                  build_info::version, build_info::git_commit, uts.machine);
   if (server == nullptr)
     return out;
   out += fmt::format("\nServer:\n"
@@ -90,8 +90,8 @@ std::string format_info(schema::control::NodeInfo::Reader info) {
   for (auto name : info.getActors())
     actors += actors.empty() ? std::string{name.cStr()}
                              : fmt::format(", {}", name.cStr());
-  std::string out = fmt::format("Client:\n Version: {}\n\nServer:\n",
-                                build_info::version);
+  std::string out
+    = fmt::format("Client:\n Version: {}\n\nServer:\n", build_info::version);
   out += fmt::format(" Server Version: {}\n", info.getServerVersion().cStr());
   out += fmt::format(" Swarm: {}\n", state_name(info.getLocalNodeState()));
   out += fmt::format("  NodeID: {}\n", info.getNodeId().cStr());
@@ -100,8 +100,8 @@ std::string format_info(schema::control::NodeInfo::Reader info) {
   if (info.getSwarmError().size() > 0)
     out += fmt::format("  Error: {}\n", info.getSwarmError().cStr());
   out += fmt::format("  Listen Address: {}\n", info.getListenAddr().cStr());
-  out += fmt::format("  Advertise Address: {}\n",
-                     info.getAdvertiseAddr().cStr());
+  out
+    += fmt::format("  Advertise Address: {}\n", info.getAdvertiseAddr().cStr());
   out += fmt::format("  Ingress Address: {}\n", info.getIngressAddr().cStr());
   out += fmt::format(" Runtime: {}\n", info.getRuntime().cStr());
   out += fmt::format(" Name: {}\n", info.getHostname().cStr());
@@ -111,8 +111,8 @@ std::string format_info(schema::control::NodeInfo::Reader info) {
                      rfc3339(info.getStartedAt().getUnixNanos()),
                      round_duration(info.getUptime().getNanos()));
   out += fmt::format(" Actors: {}\n", actors);
-  out += fmt::format(" Operating System: {}\n",
-                     info.getOperatingSystem().cStr());
+  out
+    += fmt::format(" Operating System: {}\n", info.getOperatingSystem().cStr());
   out += fmt::format(" Kernel Version: {}\n", info.getKernelVersion().cStr());
   out += fmt::format(" Architecture: {}\n", info.getArch().cStr());
   out += fmt::format(" CPUs: {}\n", info.getCpus());

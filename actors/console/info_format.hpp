@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include "messages/control.capnp.h"
+
+#include <string>
 
 namespace skep::console {
 

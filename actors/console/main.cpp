@@ -1,5 +1,9 @@
 // skep: the Skep client. Talks to a node's control socket.
 
+#include "actors/console/control_client.hpp"
+#include "actors/console/info_format.hpp"
+#include "skep/build_info.hpp"
+
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -7,10 +11,6 @@
 #include <CLI/CLI.hpp>
 #include <capnp/message.h>
 #include <fmt/format.h>
-
-#include "actors/console/control_client.hpp"
-#include "actors/console/info_format.hpp"
-#include "skep/build_info.hpp"
 
 namespace {
 
@@ -84,21 +84,24 @@ int run_info(const std::optional<std::string>& host_flag,
 
 int main(int argc, char** argv) {
   CLI::App app{"skep — drive a Skep swarm. Talks to the skepd named by -H, "
-               "$SKEP_HOST, or " + std::string{console::default_host} + ".",
+               "$SKEP_HOST, or "
+                 + std::string{console::default_host} + ".",
                "skep"};
   app.get_formatter()->column_width(30);
   std::optional<std::string> host;
-  app.add_option("-H,--host", host,
-                 "Node to talk to, e.g. unix:///var/lib/skep/skepd.sock")
+  app
+    .add_option("-H,--host", host,
+                "Node to talk to, e.g. unix:///var/lib/skep/skepd.sock")
     ->type_name("unix://PATH");
   bool show_version = false;
-  app.add_flag("-v,--version", show_version, "Print the client version and exit");
+  app.add_flag("-v,--version", show_version,
+               "Print the client version and exit");
 
-  auto* version = app.add_subcommand("version",
-                                     "Show the client's and the node's version");
-  auto* info = app.add_subcommand("info",
-                                  "Show the node's identity, swarm state and "
-                                  "host facts");
+  auto* version
+    = app.add_subcommand("version", "Show the client's and the node's version");
+  auto* info
+    = app.add_subcommand("info", "Show the node's identity, swarm state and "
+                                 "host facts");
   std::string info_format;
   info->add_option("--format", info_format, "Output format: json")
     ->type_name("json");

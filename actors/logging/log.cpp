@@ -17,14 +17,14 @@ std::atomic<int> sink_fd{STDERR_FILENO};
 
 const char* level_name(level lvl) {
   switch (lvl) {
-    case level::error:
-      return "ERROR";
-    case level::warn:
-      return "WARN ";
-    case level::info:
-      return "INFO ";
-    case level::debug:
-      return "DEBUG";
+  case level::error:
+    return "ERROR";
+  case level::warn:
+    return "WARN ";
+  case level::info:
+    return "INFO ";
+  case level::debug:
+    return "DEBUG";
   }
   return "?    ";
 }

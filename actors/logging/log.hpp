@@ -1,12 +1,12 @@
 #pragma once
 
+#include "messages/result.hpp"
+
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
-
-#include "messages/result.hpp"
 
 /// Process-wide logging: one line per event with a UTC timestamp, the level
 /// and the name of the actor (or component) that speaks, written with a single

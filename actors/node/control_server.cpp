@@ -1,5 +1,8 @@
 #include "actors/node/control_server.hpp"
 
+#include "actors/logging/log.hpp"
+#include "messages/frame_io.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -13,9 +16,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/blocking_actor.hpp>
 #include <caf/send.hpp>
-
-#include "actors/logging/log.hpp"
-#include "messages/frame_io.hpp"
 
 namespace skep::node {
 
@@ -64,38 +64,39 @@ bool serve_envelope(caf::blocking_actor* self, int fd, const envelope& env,
                     const control_server_options& opts) {
   auto root = env.root();
   if (auto checked = check_envelope(env); !checked) {
-    send_envelope(fd, make_error_envelope(root.getCorrelationId(),
-                                          checked.error()));
+    send_envelope(
+      fd, make_error_envelope(root.getCorrelationId(), checked.error()));
     return checked.error().code != errc::malformed_message;
   }
   if (root.getKind() != schema::Envelope::Kind::REQUEST
       || root.getBody().which() != schema::Envelope::Body::CONTROL_REQUEST) {
-    send_envelope(fd, make_error_envelope(
-                        root.getCorrelationId(),
-                        fail(errc::unsupported,
-                             "the control socket accepts only control "
-                             "requests")));
+    send_envelope(
+      fd, make_error_envelope(root.getCorrelationId(),
+                              fail(errc::unsupported,
+                                   "the control socket accepts only control "
+                                   "requests")));
     return true;
   }
   auto request = control_request::from(root.getBody().getControlRequest());
   control_reply reply;
   self->request(supervisor, opts.request_timeout, request)
-    .receive([&](control_reply& r) { reply = std::move(r); },
-             [&](caf::error& err) {
-               auto timed_out = err == caf::sec::request_timeout;
-               reply = make_error_reply(
-                 timed_out ? fail(errc::timeout,
-                                  fmt::format("the node did not answer within "
-                                              "{} ms",
-                                              std::chrono::duration_cast<
-                                                std::chrono::milliseconds>(
-                                                opts.request_timeout)
-                                                .count()))
-                           : fail(errc::unavailable,
-                                  fmt::format("the node could not handle the "
-                                              "request: {}",
-                                              self->system().render(err))));
-             });
+    .receive(
+      [&](control_reply& r) { reply = std::move(r); },
+      [&](caf::error& err) {
+        auto timed_out = err == caf::sec::request_timeout;
+        reply = make_error_reply(
+          timed_out ? fail(
+            errc::timeout,
+            fmt::format("the node did not answer within "
+                        "{} ms",
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                          opts.request_timeout)
+                          .count()))
+                    : fail(errc::unavailable,
+                           fmt::format("the node could not handle the "
+                                       "request: {}",
+                                       self->system().render(err))));
+      });
   return send_envelope(fd, make_control_reply_envelope(env, reply));
 }
 
@@ -143,8 +144,7 @@ void control_session(caf::blocking_actor* self, int fd, stop_signal_ptr stop,
 }
 
 void control_listener(caf::blocking_actor* self, int listen_fd,
-                      stop_signal_ptr stop,
-                      supervisor_actor supervisor,
+                      stop_signal_ptr stop, supervisor_actor supervisor,
                       control_server_options opts) {
   auto sessions = std::make_shared<std::atomic<size_t>>(0);
   log::info(who, "serving clients on {}", opts.socket_path);
@@ -203,10 +203,10 @@ result<int> open_control_socket(const std::string& path) {
                               "choose another --control-socket",
                               path));
     int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool live = probe >= 0
-                && ::connect(probe, reinterpret_cast<sockaddr*>(&addr),
-                             sizeof(addr))
-                     == 0;
+    bool live
+      = probe >= 0
+        && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+             == 0;
     if (probe >= 0)
       ::close(probe);
     if (live)

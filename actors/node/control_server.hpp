@@ -1,12 +1,12 @@
 #pragma once
 
+#include "actors/node/supervisor.hpp"
+#include "messages/result.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
-
-#include "actors/node/supervisor.hpp"
-#include "messages/result.hpp"
 
 namespace caf {
 class actor_system;
@@ -38,7 +38,7 @@ result<int> open_control_socket(const std::string& path);
 /// replies. Destroying the handle stops the listener and every session,
 /// closes the listening socket and removes the socket file.
 class control_server {
-public:
+ public:
   /// Takes ownership of `listen_fd`.
   static result<std::unique_ptr<control_server>>
   start(caf::actor_system& sys, int listen_fd, supervisor_actor supervisor,
@@ -50,7 +50,7 @@ public:
   control_server(const control_server&) = delete;
   control_server& operator=(const control_server&) = delete;
 
-private:
+ private:
   /// Write end of the stop pipe; closing it wakes every poller.
   int stop_fd_;
 };

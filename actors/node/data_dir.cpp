@@ -27,16 +27,17 @@ result<void> prepare_data_dir(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec)
-    return fail(errc::invalid_argument,
-                fmt::format("cannot create data dir {}: {}", path, ec.message()));
+    return fail(
+      errc::invalid_argument,
+      fmt::format("cannot create data dir {}: {}", path, ec.message()));
   struct stat st;
   if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(errc::invalid_argument,
                 fmt::format("data dir {} is not a directory", path));
   if (::access(path.c_str(), W_OK | X_OK) != 0)
-    return fail(errc::permission_denied,
-                fmt::format("cannot write to data dir {}: {}", path,
-                            errno_text()));
+    return fail(
+      errc::permission_denied,
+      fmt::format("cannot write to data dir {}: {}", path, errno_text()));
   // Node keys and Raft data live here: keep it private.
   if ((st.st_mode & 0077) != 0)
     ::chmod(path.c_str(), 0700);
@@ -63,7 +64,7 @@ result<data_dir_lock> data_dir_lock::acquire(const std::string& data_dir) {
   // Record the holder's pid for operators; the lock itself is the flock.
   auto pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) == 0)
-    (void) !::pwrite(fd, pid.data(), pid.size(), 0);
+    (void)!::pwrite(fd, pid.data(), pid.size(), 0);
   return data_dir_lock{fd};
 }
 
@@ -101,9 +102,8 @@ result<void> write_file_atomically(const std::string& path,
     return fail(errc::internal,
                 fmt::format("cannot sync {}: {}", tmp, errno_text()));
   if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(errc::internal,
-                fmt::format("cannot rename {} to {}: {}", tmp, path,
-                            errno_text()));
+    return fail(errc::internal, fmt::format("cannot rename {} to {}: {}", tmp,
+                                            path, errno_text()));
   auto dir = std::filesystem::path{path}.parent_path().string();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {

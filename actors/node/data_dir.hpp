@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include "messages/result.hpp"
+
+#include <string>
 
 namespace skep::node {
 
@@ -13,7 +13,7 @@ result<void> prepare_data_dir(const std::string& path);
 /// An exclusive lock on a data dir, held while a skepd serves it so that two
 /// daemons never share one. The kernel drops it when the process dies.
 class data_dir_lock {
-public:
+ public:
   /// Takes the lock on `data_dir`/skepd.lock without waiting. Fails naming
   /// the directory when another process holds it.
   static result<data_dir_lock> acquire(const std::string& data_dir);
@@ -23,7 +23,7 @@ public:
   data_dir_lock(const data_dir_lock&) = delete;
   ~data_dir_lock();
 
-private:
+ private:
   explicit data_dir_lock(int fd) : fd_(fd) {}
   int fd_;
 };

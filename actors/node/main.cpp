@@ -2,6 +2,13 @@
 // data dir, starts the actor system with the node supervisor, serves the
 // control socket, and stops cleanly on SIGTERM or SIGINT.
 
+#include "actors/logging/log.hpp"
+#include "actors/node/control_server.hpp"
+#include "actors/node/data_dir.hpp"
+#include "actors/node/supervisor.hpp"
+#include "config/node_config.hpp"
+#include "skep/build_info.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -14,13 +21,6 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
-#include "actors/logging/log.hpp"
-#include "actors/node/control_server.hpp"
-#include "actors/node/data_dir.hpp"
-#include "actors/node/supervisor.hpp"
-#include "config/node_config.hpp"
-#include "skep/build_info.hpp"
-
 namespace {
 
 constexpr std::string_view who = "node";
@@ -32,14 +32,14 @@ int die(const std::string& message) {
 
 skep::log::level to_log_level(skep::config::log_level level) {
   switch (level) {
-    case skep::config::log_level::error:
-      return skep::log::level::error;
-    case skep::config::log_level::warn:
-      return skep::log::level::warn;
-    case skep::config::log_level::info:
-      return skep::log::level::info;
-    case skep::config::log_level::debug:
-      return skep::log::level::debug;
+  case skep::config::log_level::error:
+    return skep::log::level::error;
+  case skep::config::log_level::warn:
+    return skep::log::level::warn;
+  case skep::config::log_level::info:
+    return skep::log::level::info;
+  case skep::config::log_level::debug:
+    return skep::log::level::debug;
   }
   return skep::log::level::info;
 }
@@ -52,9 +52,7 @@ std::string os_hostname() {
 }
 
 struct daemon_config : caf::actor_system_config {
-  daemon_config() {
-    skep::register_types(*this);
-  }
+  daemon_config() { skep::register_types(*this); }
 };
 
 } // namespace
@@ -81,8 +79,9 @@ int main(int argc, char** argv) {
       ->type_name(std::string{setting.value_name});
   }
   std::string config_file;
-  app.add_option("--config", config_file,
-                 "YAML file with the same settings as the flags")
+  app
+    .add_option("--config", config_file,
+                "YAML file with the same settings as the flags")
     ->type_name("FILE");
   bool show_version = false;
   app.add_flag("--version", show_version, "Print the version and exit");
@@ -92,8 +91,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (show_version) {
-    std::cout << fmt::format("skepd version {}, build {}\n", build_info::version,
-                             build_info::git_commit);
+    std::cout << fmt::format("skepd version {}, build {}\n",
+                             build_info::version, build_info::git_commit);
     return 0;
   }
 
@@ -150,9 +149,10 @@ int main(int argc, char** argv) {
   {
     daemon_config caf_cfg;
     caf::actor_system sys{caf_cfg};
-    auto supervisor = node::spawn_supervisor(sys, std::move(state), *listen_fd,
-                                             &control);
-    log::info(who, "skepd {} started: node {} ({}), data dir {}, control "
+    auto supervisor
+      = node::spawn_supervisor(sys, std::move(state), *listen_fd, &control);
+    log::info(who,
+              "skepd {} started: node {} ({}), data dir {}, control "
               "socket {}, runtime {}",
               build_info::version, *node_id, cfg.hostname, cfg.data_dir,
               cfg.control_socket, config::to_string(cfg.runtime));

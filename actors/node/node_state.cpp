@@ -1,14 +1,13 @@
 #include "actors/node/node_state.hpp"
 
+#include "skep/build_info.hpp"
+
 #include <fstream>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <capnp/message.h>
-
 #include <fmt/format.h>
-
-#include "skep/build_info.hpp"
 
 namespace skep::node {
 
@@ -86,8 +85,8 @@ host_facts read_host_facts() {
   auto pages = ::sysconf(_SC_PHYS_PAGES);
   auto page_size = ::sysconf(_SC_PAGESIZE);
   if (pages > 0 && page_size > 0)
-    facts.memory_bytes = static_cast<uint64_t>(pages)
-                         * static_cast<uint64_t>(page_size);
+    facts.memory_bytes
+      = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
   facts.operating_system = os_pretty_name();
   utsname uts{};
   if (::uname(&uts) == 0) {
@@ -105,18 +104,18 @@ control_reply handle_control_request(const node_state& state,
   auto reply = builder.initRoot<schema::control::Reply>();
   auto req = request.root();
   switch (req.which()) {
-    case schema::control::Request::VERSION:
-      fill_version(reply.initVersion());
-      break;
-    case schema::control::Request::INFO:
-      fill_info(state, uptime, actors, reply.initInfo());
-      break;
-    default:
-      return make_error_reply(fail(
-        errc::unsupported,
-        fmt::format("this node does not handle control request type {}; "
-                    "is skep newer than skepd?",
-                    static_cast<uint16_t>(req.which()))));
+  case schema::control::Request::VERSION:
+    fill_version(reply.initVersion());
+    break;
+  case schema::control::Request::INFO:
+    fill_info(state, uptime, actors, reply.initInfo());
+    break;
+  default:
+    return make_error_reply(
+      fail(errc::unsupported,
+           fmt::format("this node does not handle control request type {}; "
+                       "is skep newer than skepd?",
+                       static_cast<uint16_t>(req.which()))));
   }
   return control_reply::from(builder);
 }

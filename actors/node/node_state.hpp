@@ -1,12 +1,12 @@
 #pragma once
 
+#include "config/node_config.hpp"
+#include "messages/envelope.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "config/node_config.hpp"
-#include "messages/envelope.hpp"
 
 namespace skep::node {
 

@@ -1,11 +1,11 @@
 #include "actors/node/supervisor.hpp"
 
+#include "actors/logging/log.hpp"
+#include "actors/node/control_server.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/typed_event_based_actor.hpp>
-
-#include "actors/logging/log.hpp"
-#include "actors/node/control_server.hpp"
 
 namespace skep::node {
 

@@ -1,5 +1,8 @@
 #pragma once
 
+#include "actors/node/node_state.hpp"
+#include "messages/type_ids.hpp"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -7,9 +10,6 @@
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
-
-#include "actors/node/node_state.hpp"
-#include "messages/type_ids.hpp"
 
 namespace skep::node {
 

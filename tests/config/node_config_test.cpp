@@ -1,14 +1,14 @@
 // Node configuration: YAML files, flag/file/default precedence, and the
 // refusals an operator sees for bad input.
 
+#include "config/node_config.hpp"
+#include "config/units.hpp"
+#include "tests/support/process.hpp"
+
 #include <fstream>
 #include <set>
 
 #include <gtest/gtest.h>
-
-#include "config/node_config.hpp"
-#include "config/units.hpp"
-#include "tests/support/process.hpp"
 
 namespace skep::config {
 namespace {
@@ -79,9 +79,9 @@ TEST(NodeConfig, FlagBeatsFileBeatsDefault) {
   config_layer flags{{"hostname", {"from-flag", "--hostname"}}};
   auto cfg = resolve(file, flags);
   ASSERT_TRUE(cfg) << cfg.error().message;
-  EXPECT_EQ(cfg->hostname, "from-flag");                       // flag
-  EXPECT_EQ(cfg->listen_addr.to_string(), "127.0.0.2:3000");   // file
-  EXPECT_EQ(cfg->runtime, runtime_kind::process);              // default
+  EXPECT_EQ(cfg->hostname, "from-flag");                     // flag
+  EXPECT_EQ(cfg->listen_addr.to_string(), "127.0.0.2:3000"); // file
+  EXPECT_EQ(cfg->runtime, runtime_kind::process);            // default
 }
 
 TEST(NodeConfig, ControlSocketFollowsDataDir) {
@@ -93,8 +93,8 @@ TEST(NodeConfig, ControlSocketFollowsDataDir) {
 }
 
 TEST(NodeConfig, UnknownKeyIsRefusedWithLineAndKnownKeys) {
-  auto layer = parse_config_yaml("hostname: a\nlisten-adr: 1.2.3.4:5\n",
-                                 "skepd.yaml");
+  auto layer
+    = parse_config_yaml("hostname: a\nlisten-adr: 1.2.3.4:5\n", "skepd.yaml");
   ASSERT_FALSE(layer);
   const auto& msg = layer.error().message;
   EXPECT_NE(msg.find("skepd.yaml line 2"), std::string::npos) << msg;

@@ -1,6 +1,10 @@
 // A real skepd process on a temporary data dir, driven by the real skep
 // binary and by raw clients that misbehave on the control socket.
 
+#include "messages/envelope.hpp"
+#include "messages/frame_io.hpp"
+#include "tests/support/process.hpp"
+
 #include <algorithm>
 #include <csignal>
 #include <fstream>
@@ -11,10 +15,6 @@
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
-#include "messages/envelope.hpp"
-#include "messages/frame_io.hpp"
-#include "tests/support/process.hpp"
 
 namespace skep {
 namespace {
@@ -38,12 +38,13 @@ std::string read_first_line(const std::string& path) {
 
 /// One skepd on its own data dir; stopped (SIGKILL) when the test ends.
 class Daemon : public ::testing::Test {
-protected:
+ protected:
   std::string data_dir() const { return dir.path() + "/node"; }
   std::string socket() const { return data_dir() + "/skepd.sock"; }
   std::string host() const { return "unix://" + socket(); }
 
-  std::unique_ptr<test::child_process> start(std::vector<std::string> extra = {}) {
+  std::unique_ptr<test::child_process> start(std::vector<std::string> extra
+                                             = {}) {
     std::vector<std::string> argv{skepd_bin, "--data-dir", data_dir(),
                                   "--listen-addr", "127.0.0.1:2377"};
     if (std::find(extra.begin(), extra.end(), "--hostname") == extra.end()
@@ -97,9 +98,8 @@ raw_outcome read_outcome(int fd) {
 
 /// Asks for info over an already open connection.
 std::optional<std::string> node_id_over(int fd) {
-  auto frame = frame_envelope(
-    make_control_request_envelope(9, {"", "test"}, {"", "node"},
-                                  info_request()));
+  auto frame = frame_envelope(make_control_request_envelope(
+    9, {"", "test"}, {"", "node"}, info_request()));
   if (!write_all(fd, frame.data(), frame.size()))
     return std::nullopt;
   frame_reader reader{1 << 20};
@@ -150,7 +150,8 @@ TEST_F(Daemon, SkepVersionShowsClientAndServer) {
   ASSERT_EQ(res.exit_code, 0) << res.err;
   EXPECT_NE(res.out.find("Client:"), std::string::npos);
   EXPECT_NE(res.out.find("Server:"), std::string::npos);
-  EXPECT_NE(res.out.find("CAF:           0.17.6"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("CAF:           0.17.6"), std::string::npos)
+    << res.out;
 }
 
 TEST_F(Daemon, ControlSocketIsPrivate) {
@@ -323,7 +324,8 @@ TEST(Client, ExplainsUnreachableNodeAndBadHost) {
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_NE(down.err.find("Is skepd running?"), std::string::npos) << down.err;
 
-  auto tcp = test::run_command({skep_bin, "-H", "tcp://127.0.0.1:2377", "info"});
+  auto tcp
+    = test::run_command({skep_bin, "-H", "tcp://127.0.0.1:2377", "info"});
   EXPECT_EQ(tcp.exit_code, 1);
   EXPECT_NE(tcp.err.find("not supported"), std::string::npos) << tcp.err;
 
@@ -332,9 +334,9 @@ TEST(Client, ExplainsUnreachableNodeAndBadHost) {
   EXPECT_EQ(env.exit_code, 1);
   EXPECT_NE(env.err.find("SKEP_HOST"), std::string::npos) << env.err;
 
-  auto format = test::run_command(
-    {skep_bin, "-H", "unix:///nonexistent/skepd.sock", "info", "--format",
-     "yaml"});
+  auto format
+    = test::run_command({skep_bin, "-H", "unix:///nonexistent/skepd.sock",
+                         "info", "--format", "yaml"});
   EXPECT_EQ(format.exit_code, 1);
   EXPECT_NE(format.err.find("--format json"), std::string::npos);
 
@@ -344,11 +346,11 @@ TEST(Client, ExplainsUnreachableNodeAndBadHost) {
 }
 
 TEST(Client, EveryCommandHasHelp) {
-  for (auto cmd : std::vector<std::vector<std::string>>{
-         {skep_bin, "--help"},
-         {skep_bin, "info", "--help"},
-         {skep_bin, "version", "--help"},
-         {skepd_bin, "--help"}}) {
+  for (auto cmd :
+       std::vector<std::vector<std::string>>{{skep_bin, "--help"},
+                                             {skep_bin, "info", "--help"},
+                                             {skep_bin, "version", "--help"},
+                                             {skepd_bin, "--help"}}) {
     auto res = test::run_command(cmd);
     EXPECT_EQ(res.exit_code, 0) << cmd[1];
     EXPECT_NE(res.out.find("Usage:"), std::string::npos) << res.out;

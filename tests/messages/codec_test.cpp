@@ -1,20 +1,20 @@
 // Round trips and refusals of the message codec: framing, envelope decoding
 // with size, traversal and nesting limits, and CAF serialization.
 
-#include <random>
-
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <gtest/gtest.h>
-
 #include "messages/envelope.hpp"
 #include "messages/frame.hpp"
 #include "messages/type_ids.hpp"
 #include "tests/support/union_tag.hpp"
+
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <gtest/gtest.h>
 
 namespace skep {
 namespace {
@@ -159,8 +159,8 @@ TEST(EnvelopeCodec, RandomBytesNeverCrashTheDecoder) {
       ++accepted;
       // Whatever was accepted must be fully readable.
       auto root = decoded->root();
-      (void) root.getSender().getName();
-      (void) check_envelope(*decoded);
+      (void)root.getSender().getName();
+      (void)check_envelope(*decoded);
       auto again = decoded->encode();
       EXPECT_TRUE(envelope::decode(again.data(), again.size()));
     } else {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "messages/type_ids.hpp"
+
 #include <chrono>
 #include <optional>
 #include <utility>
@@ -10,8 +12,6 @@
 #include <caf/scoped_actor.hpp>
 #include <gtest/gtest.h>
 
-#include "messages/type_ids.hpp"
-
 namespace skep::test {
 
 /// Runs actors under CAF's test_coordinator: nothing runs until the test says
@@ -21,7 +21,7 @@ namespace skep::test {
 ///   auto reply = request<control_reply>(actor, msg);  // runs until answered
 ///   advance(std::chrono::seconds{5});                 // fires due timers
 class actor_fixture : public ::testing::Test {
-protected:
+ protected:
   struct config : caf::actor_system_config {
     config() {
       set("scheduler.policy", caf::atom("testing"));

@@ -12,14 +12,14 @@ namespace skep::test {
 /// A fresh directory under /tmp (short, so unix socket paths fit), removed
 /// with everything in it when the object goes.
 class temp_dir {
-public:
+ public:
   temp_dir();
   ~temp_dir();
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
   const std::string& path() const { return path_; }
 
-private:
+ private:
   std::string path_;
 };
 
@@ -40,7 +40,7 @@ command_result run_command(const std::vector<std::string>& argv,
 /// A child process (a skepd under test) whose standard error is captured.
 /// The destructor kills it if it is still running.
 class child_process {
-public:
+ public:
   explicit child_process(const std::vector<std::string>& argv);
   ~child_process();
   child_process(const child_process&) = delete;
@@ -65,7 +65,7 @@ public:
   std::optional<int> wait_exit(std::chrono::milliseconds timeout
                                = std::chrono::seconds{20});
 
-private:
+ private:
   void drain(int timeout_ms);
 
   pid_t pid_ = -1;

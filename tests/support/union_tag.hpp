@@ -1,13 +1,13 @@
 #pragma once
 
+#include "messages/message.hpp"
+
 #include <cstdint>
 #include <vector>
 
 #include <capnp/any.h>
 #include <capnp/message.h>
 #include <capnp/schema.h>
-
-#include "messages/message.hpp"
 
 namespace skep::test {
 

@@ -1,13 +1,13 @@
 // The node's data dir: identity that survives restarts, exclusive use,
 // atomic writes, refusal of a damaged id.
 
+#include "actors/node/data_dir.hpp"
+#include "tests/support/process.hpp"
+
 #include <fstream>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
-
-#include "actors/node/data_dir.hpp"
-#include "tests/support/process.hpp"
 
 namespace skep::node {
 namespace {
@@ -65,7 +65,10 @@ TEST(DataDir, SecondLockOnTheSameDirIsRefused) {
 
 TEST(DataDir, LockIsFreeAgainAfterRelease) {
   test::temp_dir tmp;
-  { auto first = data_dir_lock::acquire(tmp.path()); ASSERT_TRUE(first); }
+  {
+    auto first = data_dir_lock::acquire(tmp.path());
+    ASSERT_TRUE(first);
+  }
   EXPECT_TRUE(data_dir_lock::acquire(tmp.path()));
 }
 

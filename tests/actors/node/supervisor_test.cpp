@@ -1,12 +1,12 @@
 // The node supervisor under the test coordinator: control requests answered
 // from the node's state, uptime on virtual time.
 
-#include <capnp/message.h>
-#include <caf/send.hpp>
-
 #include "actors/node/supervisor.hpp"
 #include "tests/support/actor_fixture.hpp"
 #include "tests/support/union_tag.hpp"
+
+#include <caf/send.hpp>
+#include <capnp/message.h>
 
 namespace skep::node {
 namespace {
@@ -35,7 +35,7 @@ control_request request_of(void (*fill)(schema::control::Request::Builder)) {
 }
 
 class SupervisorTest : public test::actor_fixture {
-protected:
+ protected:
   SupervisorTest() {
     supervisor = spawn_supervisor(sys, sample_state(), -1, nullptr);
     run();
@@ -47,8 +47,8 @@ protected:
 };
 
 TEST_F(SupervisorTest, AnswersInfoWithTheNodesIdentity) {
-  auto reply = request<control_reply>(
-    supervisor, request_of([](auto r) { r.setInfo(); }));
+  auto reply = request<control_reply>(supervisor,
+                                      request_of([](auto r) { r.setInfo(); }));
   ASSERT_TRUE(reply);
   ASSERT_EQ(reply->root().which(), schema::control::Reply::INFO);
   auto info = reply->root().getInfo();
@@ -90,15 +90,14 @@ TEST_F(SupervisorTest, AnswersVersionWithBuildFacts) {
 TEST(ControlRequests, UnknownRequestGetsUnsupportedError) {
   // A request whose union tag this build does not know, as a newer client
   // would send.
-  auto wire = test::with_union_tag<schema::control::Request,
-                                   schema::control::Request>(
-    request_of([](auto r) { r.setInfo(); }), 0x7f);
+  auto wire
+    = test::with_union_tag<schema::control::Request, schema::control::Request>(
+      request_of([](auto r) { r.setInfo(); }), 0x7f);
   auto request = control_request::decode(wire.data(), wire.size());
   ASSERT_TRUE(request);
   auto reply = handle_control_request(sample_state(), *request, 0s, {});
   ASSERT_EQ(reply.root().which(), schema::control::Reply::ERROR);
-  EXPECT_EQ(reply.root().getError().getCode(),
-            schema::ErrorCode::UNSUPPORTED);
+  EXPECT_EQ(reply.root().getError().getCode(), schema::ErrorCode::UNSUPPORTED);
 }
 
 } // namespace

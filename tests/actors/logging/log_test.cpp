@@ -1,0 +1,67 @@
+// Log lines: format, level filtering, file sink.
+
+#include "actors/logging/log.hpp"
+#include "tests/support/process.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+namespace skep::log {
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Log, LineCarriesUtcTimestampLevelAndActor) {
+  // 2026-11-21T22:40:01.123Z
+  auto line = format_line(level::warn, "reconciler/web", "slot 3 failed",
+                          1'795'300'801'123);
+  EXPECT_EQ(line, "2026-11-21T22:40:01.123Z WARN  reconciler/web: slot 3 "
+                  "failed\n");
+}
+
+TEST(Log, FileSinkKeepsLinesAtOrAboveTheLevel) {
+  test::temp_dir dir;
+  auto path = dir.path() + "/skepd.log";
+  ASSERT_TRUE(configure(level::info, path));
+  info("node", "started {}", 1);
+  debug("node", "hidden {}", 2);
+  warn("control", "dropping client: {}", "bad frame");
+  error("raft", "broken chain at {}", 37);
+  ASSERT_TRUE(configure(level::info, "")); // back to stderr, closes the file
+  auto text = slurp(path);
+  EXPECT_NE(text.find("INFO  node: started 1\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("hidden"), std::string::npos) << text;
+  EXPECT_NE(text.find("WARN  control: dropping client: bad frame\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("ERROR raft: broken chain at 37\n"), std::string::npos);
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(Log, EnabledFollowsTheConfiguredLevel) {
+  ASSERT_TRUE(configure(level::error, ""));
+  EXPECT_TRUE(enabled(level::error));
+  EXPECT_FALSE(enabled(level::warn));
+  ASSERT_TRUE(configure(level::debug, ""));
+  EXPECT_TRUE(enabled(level::debug));
+  ASSERT_TRUE(configure(level::info, ""));
+}
+
+TEST(Log, UnwritableFileIsRefusedNamingIt) {
+  auto configured = configure(level::info, "/nonexistent/dir/skepd.log");
+  ASSERT_FALSE(configured);
+  EXPECT_NE(configured.error().message.find("/nonexistent/dir/skepd.log"),
+            std::string::npos);
+}
+
+} // namespace
+} // namespace skep::log
