@@ -1,0 +1,27 @@
+# Cluster PKI: node certificates signed by the cluster CA.
+@0xff3e96a22aad11af;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("skep::schema::ca");
+
+using Common = import "/messages/common.capnp";
+
+enum NodeRole {
+  worker @0;   # runs tasks; talks to the dispatcher about itself only
+  manager @1;  # runs Raft and the control API
+}
+
+struct CertificateBody {
+  serial @0 :UInt64;              # unique per certificate the CA issued
+  nodeId @1 :Text;                # the node the certificate names
+  role @2 :NodeRole;              # what the node may do in the swarm
+  nodePublicKey @3 :Data;         # the node's Ed25519 identity key, 32 bytes
+  caKeyId @4 :Data;               # BLAKE2b-256 of the signing CA's public key
+  issuedAt @5 :Common.Timestamp;  # not valid before this
+  expiresAt @6 :Common.Timestamp; # not valid from this on
+}
+
+struct Certificate {
+  body @0 :Data;       # a serialized CertificateBody, signed exactly as is
+  signature @1 :Data;  # Ed25519 signature of `body` by the CA, 64 bytes
+}
