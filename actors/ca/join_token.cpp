@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <sodium.h>
