@@ -49,4 +49,16 @@ CAF_ADD_TYPE_ID(skep, (skep::envelope))
 CAF_ADD_TYPE_ID(skep, (skep::control_request))
 CAF_ADD_TYPE_ID(skep, (skep::control_reply))
 
+// Raft: requests to a member and what it hands its state machine.
+CAF_ADD_ATOM(skep, skep::atom, propose, "propose")
+CAF_ADD_ATOM(skep, skep::atom, read, "read")
+CAF_ADD_ATOM(skep, skep::atom, add_learner, "addLearner")
+CAF_ADD_ATOM(skep, skep::atom, promote, "promote")
+CAF_ADD_ATOM(skep, skep::atom, remove, "remove")
+CAF_ADD_ATOM(skep, skep::atom, transfer, "transfer")
+CAF_ADD_ATOM(skep, skep::atom, status, "status")
+CAF_ADD_ATOM(skep, skep::atom, tick, "tick")
+CAF_ADD_ATOM(skep, skep::atom, apply, "apply")
+CAF_ADD_ATOM(skep, skep::atom, restore, "restore")
+
 CAF_END_TYPE_ID_BLOCK(skep)

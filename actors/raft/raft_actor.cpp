@@ -1,0 +1,260 @@
+#include "actors/raft/raft_actor.hpp"
+
+#include "actors/logging/log.hpp"
+#include "actors/raft/sqlite_storage.hpp"
+
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <fmt/format.h>
+
+namespace skep::raft {
+
+namespace {
+
+struct pending_proposal {
+  term_t term;
+  caf::typed_response_promise<outcome> promise;
+};
+
+struct raft_state {
+  std::shared_ptr<log_storage> storage;
+  std::unique_ptr<core> member;
+  raft_outbox outbox;
+  apply_sink sink;
+  std::chrono::milliseconds tick{50};
+  /// Proposals by log index, answered when that index commits.
+  std::map<index_t, pending_proposal> proposals;
+  /// Reads by request id, until leadership is confirmed.
+  std::map<uint64_t, caf::typed_response_promise<outcome>> reads;
+  /// Confirmed reads waiting for the sink to catch up, by index.
+  std::multimap<index_t, caf::typed_response_promise<outcome>> ready_reads;
+  uint64_t next_read = 1;
+  index_t applied = 0;
+  std::string who;
+
+  raft_state() = default;
+  raft_state(const raft_state&) = delete;
+  raft_state& operator=(const raft_state&) = delete;
+
+  /// Unanswered requests get an error when the member stops.
+  ~raft_state() {
+    outcome stopped{false, 0, 0, "the raft member stopped"};
+    for (auto& entry : proposals)
+      entry.second.promise.deliver(stopped);
+    for (auto& entry : reads)
+      entry.second.deliver(stopped);
+    for (auto& entry : ready_reads)
+      entry.second.deliver(stopped);
+  }
+
+  static inline const char* name = "raft";
+};
+
+using raft_self = raft_actor::stateful_pointer<raft_state>;
+
+outcome failed(const error& err) {
+  return outcome{false, 0, err.leader_hint, err.message};
+}
+
+outcome done(index_t index) {
+  return outcome{true, index, 0, {}};
+}
+
+/// Persists, sends and applies everything the core has ready. Storage
+/// failures end the member: Raft cannot go on without its log.
+void drain(raft_self self) {
+  auto& st = self->state;
+  try {
+    while (st.member->has_ready()) {
+      auto rd = st.member->take_ready();
+      if (rd.snapshot)
+        st.storage->save_snapshot(*rd.snapshot);
+      st.storage->append(rd.entries);
+      if (rd.state)
+        st.storage->save_hard_state(*rd.state);
+      st.storage->sync();
+      for (auto& msg : rd.messages)
+        self->send(st.outbox, std::move(msg));
+      if (rd.snapshot) {
+        self->send(st.sink, atom::restore_v, *rd.snapshot);
+        st.applied = std::max(st.applied, rd.snapshot->meta.index);
+      }
+      if (!rd.committed.empty()) {
+        st.applied = rd.committed.back().index;
+        // Answer proposals whose index committed: with success when the
+        // committed entry is the proposed one (same term), else it was lost.
+        for (const auto& e : rd.committed) {
+          auto it = st.proposals.find(e.index);
+          if (it == st.proposals.end())
+            continue;
+          if (it->second.term == e.term)
+            it->second.promise.deliver(done(e.index));
+          else
+            it->second.promise.deliver(
+              outcome{false, 0, st.member->leader(),
+                      "the proposal was lost when leadership changed; retry"});
+          st.proposals.erase(it);
+        }
+        // A copy: advance() below reads rd.committed.
+        self->send(st.sink, atom::apply_v, rd.committed);
+      }
+      for (const auto& r : rd.reads) {
+        auto it = st.reads.find(r.request_id);
+        if (it == st.reads.end())
+          continue;
+        st.ready_reads.emplace(r.index, std::move(it->second));
+        st.reads.erase(it);
+      }
+      for (auto id : rd.failed_reads) {
+        auto it = st.reads.find(id);
+        if (it == st.reads.end())
+          continue;
+        it->second.deliver(outcome{false, 0, st.member->leader(),
+                                   "leadership was lost before the read was "
+                                   "confirmed; retry"});
+        st.reads.erase(it);
+      }
+      st.member->advance(rd);
+    }
+  } catch (const storage_failure& e) {
+    log::error(st.who, "stopping: {}", e.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+    return;
+  }
+  // Serve reads the sink has caught up with.
+  while (!st.ready_reads.empty()
+         && st.ready_reads.begin()->first <= st.applied) {
+    st.ready_reads.begin()->second.deliver(done(st.ready_reads.begin()->first));
+    st.ready_reads.erase(st.ready_reads.begin());
+  }
+}
+
+template <class F>
+outcome request_change(raft_self self, F&& change) {
+  auto result = change(*self->state.member);
+  drain(self);
+  if (!result)
+    return failed(result.err());
+  return done(*result);
+}
+
+raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
+                                      std::shared_ptr<log_storage> storage,
+                                      raft_outbox outbox, apply_sink sink) {
+  auto& st = self->state;
+  st.who = fmt::format("raft/{}", cfg.core.id);
+  st.storage = std::move(storage);
+  st.outbox = std::move(outbox);
+  st.sink = std::move(sink);
+  st.tick = cfg.tick;
+  st.applied = cfg.core.applied;
+  try {
+    st.member = std::make_unique<core>(cfg.core, *st.storage);
+  } catch (const storage_failure& e) {
+    log::error(st.who, "cannot start: {}", e.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+  }
+  if (st.member) {
+    if (const auto& fault = st.member->chain_fault())
+      log::error(st.who,
+                 "log hash chain is broken: {}; this member will not "
+                 "vote or lead until its storage is repaired",
+                 *fault);
+    self->delayed_send(self, st.tick, atom::tick_v);
+  }
+  return {
+    [self](message& msg) {
+      self->state.member->step(msg);
+      drain(self);
+    },
+    [self](atom::propose,
+           bytes& payload) -> caf::typed_response_promise<outcome> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<outcome>();
+      auto index = st.member->propose(std::move(payload));
+      if (!index) {
+        promise.deliver(failed(index.err()));
+        return promise;
+      }
+      st.proposals.emplace(*index,
+                           pending_proposal{st.member->term(), promise});
+      drain(self);
+      return promise;
+    },
+    [self](atom::read) -> caf::typed_response_promise<outcome> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<outcome>();
+      auto id = st.next_read++;
+      auto started = st.member->read_index(id);
+      if (!started) {
+        promise.deliver(failed(started.err()));
+        return promise;
+      }
+      st.reads.emplace(id, promise);
+      drain(self);
+      return promise;
+    },
+    [self](atom::add_learner, node_id id) {
+      return request_change(self, [id](core& c) { return c.add_learner(id); });
+    },
+    [self](atom::promote, node_id id) {
+      return request_change(self,
+                            [id](core& c) { return c.promote_learner(id); });
+    },
+    [self](atom::remove, node_id id) {
+      return request_change(self,
+                            [id](core& c) { return c.remove_member(id); });
+    },
+    [self](atom::transfer, node_id id) -> outcome {
+      auto result = self->state.member->transfer_leadership(id);
+      drain(self);
+      if (!result)
+        return failed(result.err());
+      return outcome{true, 0, *result, {}};
+    },
+    [self](atom::status) {
+      const auto& m = *self->state.member;
+      status out;
+      out.id = m.id();
+      out.role = m.role();
+      out.term = m.term();
+      out.leader = m.leader();
+      out.commit = m.commit_index();
+      out.applied = self->state.applied;
+      out.last_index = m.last_index();
+      out.config = m.configuration();
+      out.chain_fault = m.chain_fault().value_or("");
+      return out;
+    },
+    [self](atom::tick) {
+      self->state.member->tick();
+      drain(self);
+      self->delayed_send(self, self->state.tick, atom::tick_v);
+    },
+  };
+}
+
+} // namespace
+
+raft_actor spawn_raft(caf::actor_system& sys, raft_actor_config cfg,
+                      std::unique_ptr<log_storage> storage, raft_outbox outbox,
+                      apply_sink sink) {
+  // Storage fsyncs block: give the member its own thread.
+  return sys.spawn<caf::detached>(
+    raft_member, std::move(cfg),
+    std::shared_ptr<log_storage>(std::move(storage)), std::move(outbox),
+    std::move(sink));
+}
+
+raft_actor spawn_raft_scheduled(caf::actor_system& sys, raft_actor_config cfg,
+                                std::unique_ptr<log_storage> storage,
+                                raft_outbox outbox, apply_sink sink) {
+  return sys.spawn(raft_member, std::move(cfg),
+                   std::shared_ptr<log_storage>(std::move(storage)),
+                   std::move(outbox), std::move(sink));
+}
+
+} // namespace skep::raft

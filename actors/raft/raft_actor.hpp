@@ -1,0 +1,95 @@
+#pragma once
+
+#include "actors/raft/core.hpp"
+#include "actors/raft/log_storage.hpp"
+#include "messages/type_ids.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+namespace skep::raft {
+
+/// The answer to a request the raft actor serves: an index on success,
+/// otherwise why not and, when known, which member leads (to retry there).
+struct outcome {
+  bool ok = false;
+  index_t index = 0;
+  node_id leader_hint = 0;
+  std::string error;
+};
+
+/// What a member reports about itself.
+struct status {
+  node_id id = 0;
+  raft::role role = raft::role::follower;
+  term_t term = 0;
+  node_id leader = 0;
+  index_t commit = 0;
+  index_t applied = 0;
+  index_t last_index = 0;
+  configuration config;
+  std::string chain_fault; ///< empty when the hash chain is intact
+};
+
+/// Where a member's outgoing Raft messages go: the transport (across nodes)
+/// or a test network. It receives every message with `to` set.
+using raft_outbox = caf::typed_actor<caf::reacts_to<message>>;
+
+/// Where committed entries go, in index order: the replicated state machine.
+/// A snapshot replaces the whole state.
+using apply_sink
+  = caf::typed_actor<caf::reacts_to<atom::apply, std::vector<entry>>,
+                     caf::reacts_to<atom::restore, snapshot>>;
+
+/// One Raft member. It owns the core, its storage and its ticks; it persists
+/// every ready batch (one sync per batch: group commit) before sending its
+/// messages, then hands committed entries to the sink.
+///
+/// - propose: replies once the entry is committed and handed to the sink;
+///   fails if this member does not lead or the entry is lost to a new leader.
+/// - read: replies with an index once leadership is confirmed and the sink
+///   has been handed every entry up to it (linearizable read).
+/// - add/promote/remove, transfer: membership and leadership changes.
+using raft_actor = caf::typed_actor<
+  caf::reacts_to<message>, caf::replies_to<atom::propose, bytes>::with<outcome>,
+  caf::replies_to<atom::read>::with<outcome>,
+  caf::replies_to<atom::add_learner, node_id>::with<outcome>,
+  caf::replies_to<atom::promote, node_id>::with<outcome>,
+  caf::replies_to<atom::remove, node_id>::with<outcome>,
+  caf::replies_to<atom::transfer, node_id>::with<outcome>,
+  caf::replies_to<atom::status>::with<status>, caf::reacts_to<atom::tick>>;
+
+/// How a member runs.
+struct raft_actor_config {
+  core_config core;
+  /// Wall time of one core tick; elections take core.election_ticks of them.
+  std::chrono::milliseconds tick{50};
+};
+
+/// Spawns a member over `storage` (which it owns from then on), sending to
+/// `outbox` and applying to `sink`, on a thread of its own (storage syncs
+/// block). A storage failure stops the member with the failure's message as
+/// its exit reason; unanswered requests then fail.
+raft_actor spawn_raft(caf::actor_system& sys, raft_actor_config cfg,
+                      std::unique_ptr<log_storage> storage, raft_outbox outbox,
+                      apply_sink sink);
+
+/// Like spawn_raft, but on the actor system's scheduler, so tests can run it
+/// under the test coordinator with virtual time.
+raft_actor spawn_raft_scheduled(caf::actor_system& sys, raft_actor_config cfg,
+                                std::unique_ptr<log_storage> storage,
+                                raft_outbox outbox, apply_sink sink);
+
+} // namespace skep::raft
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<skep::raft::entry>)

@@ -1,0 +1,449 @@
+#include "actors/raft/sqlite_storage.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+namespace skep::raft {
+
+namespace {
+
+// PRAGMA application_id: "Skep" in ASCII. PRAGMA user_version: the schema.
+constexpr int application_id = 0x536B6570;
+constexpr int schema_version = 1;
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value ANY NOT NULL
+);
+CREATE TABLE hard_state (
+  id           INTEGER PRIMARY KEY CHECK (id = 0),
+  term         INTEGER NOT NULL,
+  voted_for    INTEGER NOT NULL,
+  commit_index INTEGER NOT NULL
+);
+CREATE TABLE log (
+  idx     INTEGER PRIMARY KEY,
+  term    INTEGER NOT NULL,
+  type    INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  hash    BLOB NOT NULL
+);
+CREATE TABLE base (
+  id   INTEGER PRIMARY KEY CHECK (id = 0),
+  idx  INTEGER NOT NULL,
+  term INTEGER NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE TABLE snapshot (
+  id     INTEGER PRIMARY KEY CHECK (id = 0),
+  idx    INTEGER NOT NULL,
+  term   INTEGER NOT NULL,
+  hash   BLOB NOT NULL,
+  config BLOB NOT NULL,
+  data   BLOB NOT NULL
+);
+)sql";
+
+[[noreturn]] void raise(sqlite3* db, const char* what) {
+  throw storage_failure(
+    fmt::format("raft storage: {} failed: {}", what, sqlite3_errmsg(db)));
+}
+
+int64_t to_db(uint64_t x) {
+  int64_t out;
+  std::memcpy(&out, &x, sizeof(out));
+  return out;
+}
+
+uint64_t from_db(int64_t x) {
+  uint64_t out;
+  std::memcpy(&out, &x, sizeof(out));
+  return out;
+}
+
+// A prepared statement that resets itself after each use.
+class statement {
+ public:
+  statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_,
+                           nullptr)
+        != SQLITE_OK)
+      raise(db, sql);
+  }
+  ~statement() { sqlite3_finalize(stmt_); }
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+
+  statement& bind(int i, uint64_t x) {
+    sqlite3_bind_int64(stmt_, i, to_db(x));
+    return *this;
+  }
+  statement& bind(int i, const uint8_t* data, size_t size) {
+    // A zero-length blob must still be a blob, not NULL.
+    static const uint8_t empty = 0;
+    sqlite3_bind_blob64(stmt_, i, size == 0 ? &empty : data, size,
+                        SQLITE_TRANSIENT);
+    return *this;
+  }
+
+  /// Steps once; true when a row is available.
+  bool step() {
+    auto rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW)
+      return true;
+    if (rc != SQLITE_DONE)
+      raise(db_, sqlite3_sql(stmt_));
+    return false;
+  }
+  void run() {
+    step();
+    reset();
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  bool is_null(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
+  uint64_t u64(int col) const {
+    return from_db(sqlite3_column_int64(stmt_, col));
+  }
+  bytes blob(int col) const {
+    auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+    auto n = static_cast<size_t>(sqlite3_column_bytes(stmt_, col));
+    return p == nullptr ? bytes{} : bytes(p, p + n);
+  }
+  chain_hash hash(int col) const {
+    chain_hash out{};
+    auto b = blob(col);
+    if (b.size() != out.size())
+      throw storage_failure(fmt::format(
+        "raft storage: a stored chain hash has {} bytes, not 32", b.size()));
+    std::memcpy(out.data(), b.data(), out.size());
+    return out;
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement when a read scope ends, even on an exception.
+struct reset_on_exit {
+  statement& s;
+  ~reset_on_exit() { s.reset(); }
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    throw storage_failure(fmt::format("raft storage: {}: {}", sql, msg));
+  }
+}
+
+int pragma_int(sqlite3* db, const char* pragma) {
+  statement s{db, pragma};
+  reset_on_exit guard{s};
+  return s.step() ? static_cast<int>(s.u64(0)) : 0;
+}
+
+} // namespace
+
+struct sqlite_storage::statements {
+  explicit statements(sqlite3* db)
+    : get_hard(db, "SELECT term, voted_for, commit_index FROM hard_state"),
+      put_hard(db, "INSERT OR REPLACE INTO hard_state VALUES (0, ?, ?, ?)"),
+      get_term(db, "SELECT term FROM log WHERE idx = ?"),
+      get_hash(db, "SELECT hash FROM log WHERE idx = ?"),
+      range(db, "SELECT idx, term, type, payload, hash FROM log "
+                "WHERE idx >= ? AND idx < ? ORDER BY idx"),
+      truncate(db, "DELETE FROM log WHERE idx >= ?"),
+      insert(db, "INSERT INTO log VALUES (?, ?, ?, ?, ?)"),
+      drop_prefix(db, "DELETE FROM log WHERE idx <= ?"),
+      clear_log(db, "DELETE FROM log"),
+      get_base(db, "SELECT idx, term, hash FROM base"),
+      put_base(db, "INSERT OR REPLACE INTO base VALUES (0, ?, ?, ?)"),
+      last(db, "SELECT max(idx) FROM log"),
+      get_snapshot(db, "SELECT idx, term, hash, config FROM snapshot"),
+      snapshot_size(db, "SELECT length(data) FROM snapshot"),
+      snapshot_chunk(db, "SELECT substr(data, ?, ?) FROM snapshot"),
+      put_snapshot(db, "INSERT OR REPLACE INTO snapshot "
+                       "VALUES (0, ?, ?, ?, ?, ?)"),
+      begin(db, "BEGIN"), commit(db, "COMMIT") {}
+
+  statement get_hard, put_hard, get_term, get_hash, range, truncate, insert,
+    drop_prefix, clear_log, get_base, put_base, last, get_snapshot,
+    snapshot_size, snapshot_chunk, put_snapshot, begin, commit;
+};
+
+result<std::unique_ptr<sqlite_storage>>
+sqlite_storage::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  auto rc = sqlite3_open_v2(
+    path.c_str(), &db,
+    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    auto msg
+      = fmt::format("cannot open raft database {}: {}", path,
+                    db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return fail(errc::unavailable, msg);
+  }
+  try {
+    sqlite3_busy_timeout(db, 5000);
+    auto app = pragma_int(db, "PRAGMA application_id");
+    auto version = pragma_int(db, "PRAGMA user_version");
+    auto tables = pragma_int(db, "SELECT count(*) FROM sqlite_master");
+    if (app == 0 && version == 0 && tables == 0) {
+      exec(db, "PRAGMA journal_mode = WAL");
+      exec(db, "BEGIN");
+      exec(db, schema_sql);
+      exec(db,
+           fmt::format("PRAGMA application_id = {}", application_id).c_str());
+      exec(db, fmt::format("PRAGMA user_version = {}", schema_version).c_str());
+      exec(db, "COMMIT");
+    } else if (app != application_id) {
+      sqlite3_close(db);
+      return fail(errc::invalid_argument,
+                  fmt::format("{} is not a Skep raft database", path));
+    } else if (version != schema_version) {
+      sqlite3_close(db);
+      return fail(errc::unsupported,
+                  fmt::format("{} has raft schema version {}; this build "
+                              "reads version {}",
+                              path, version, schema_version));
+    }
+    exec(db, "PRAGMA journal_mode = WAL");
+    exec(db, "PRAGMA synchronous = FULL");
+    auto stmts = std::make_unique<statements>(db);
+    std::unique_ptr<sqlite_storage> store{
+      new sqlite_storage(db, std::move(stmts))};
+    store->load_cached_bounds();
+    return store;
+  } catch (const storage_failure& e) {
+    sqlite3_close(db);
+    return fail(errc::unavailable,
+                fmt::format("cannot use raft database {}: {}", path, e.what()));
+  }
+}
+
+sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts)
+  : db_(db), stmts_(std::move(stmts)) {}
+
+sqlite_storage::~sqlite_storage() {
+  if (in_transaction_)
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  stmts_.reset();
+  sqlite3_close(db_);
+}
+
+void sqlite_storage::load_cached_bounds() {
+  {
+    auto& s = stmts_->get_base;
+    reset_on_exit guard{s};
+    if (s.step()) {
+      base_index_ = s.u64(0);
+      base_term_ = s.u64(1);
+      base_hash_ = s.hash(2);
+    }
+  }
+  auto& l = stmts_->last;
+  reset_on_exit guard{l};
+  last_index_ = base_index_;
+  if (l.step() && !l.is_null(0))
+    last_index_ = std::max(l.u64(0), base_index_);
+}
+
+void sqlite_storage::begin_if_needed() {
+  if (in_transaction_)
+    return;
+  stmts_->begin.run();
+  in_transaction_ = true;
+}
+
+hard_state sqlite_storage::load_hard_state() const {
+  auto& s = stmts_->get_hard;
+  reset_on_exit guard{s};
+  hard_state out;
+  if (s.step()) {
+    out.term = s.u64(0);
+    out.voted_for = s.u64(1);
+    out.commit = s.u64(2);
+  }
+  return out;
+}
+
+void sqlite_storage::save_hard_state(const hard_state& state) {
+  begin_if_needed();
+  stmts_->put_hard.bind(1, state.term)
+    .bind(2, state.voted_for)
+    .bind(3, state.commit)
+    .run();
+}
+
+std::optional<term_t> sqlite_storage::term(index_t index) const {
+  if (index == base_index_)
+    return base_term_;
+  if (index < base_index_ || index > last_index_)
+    return std::nullopt;
+  auto& s = stmts_->get_term;
+  reset_on_exit guard{s};
+  s.bind(1, index);
+  if (!s.step())
+    throw storage_failure(
+      fmt::format("raft storage: entry {} is missing", index));
+  return s.u64(0);
+}
+
+std::optional<chain_hash> sqlite_storage::hash(index_t index) const {
+  if (index == base_index_)
+    return base_hash_;
+  if (index < base_index_ || index > last_index_)
+    return std::nullopt;
+  auto& s = stmts_->get_hash;
+  reset_on_exit guard{s};
+  s.bind(1, index);
+  if (!s.step())
+    throw storage_failure(
+      fmt::format("raft storage: entry {} is missing", index));
+  return s.hash(0);
+}
+
+std::vector<entry> sqlite_storage::entries(index_t lo, index_t hi,
+                                           std::uint64_t max_bytes) const {
+  if (lo < first_index() || hi > last_index_ + 1 || lo > hi)
+    throw std::out_of_range("sqlite_storage::entries: range outside the log");
+  std::vector<entry> out;
+  auto& s = stmts_->range;
+  reset_on_exit guard{s};
+  s.bind(1, lo).bind(2, hi);
+  std::uint64_t size = 0;
+  while (s.step()) {
+    entry e;
+    e.index = s.u64(0);
+    e.term = s.u64(1);
+    e.type = static_cast<entry_type>(s.u64(2));
+    e.payload = s.blob(3);
+    e.hash = s.hash(4);
+    if (!out.empty() && size + e.payload.size() > max_bytes)
+      break;
+    size += e.payload.size();
+    out.push_back(std::move(e));
+  }
+  if (out.empty() && lo < hi)
+    throw storage_failure(fmt::format("raft storage: entry {} is missing", lo));
+  return out;
+}
+
+void sqlite_storage::append(const std::vector<entry>& batch) {
+  if (batch.empty())
+    return;
+  auto from = batch.front().index;
+  if (from < first_index() || from > last_index_ + 1)
+    throw std::out_of_range("sqlite_storage::append: gap or compacted index");
+  begin_if_needed();
+  if (from <= last_index_)
+    stmts_->truncate.bind(1, from).run();
+  auto& ins = stmts_->insert;
+  for (const auto& e : batch) {
+    ins.bind(1, e.index)
+      .bind(2, e.term)
+      .bind(3, static_cast<uint64_t>(e.type))
+      .bind(4, e.payload.data(), e.payload.size())
+      .bind(5, e.hash.data(), e.hash.size())
+      .run();
+  }
+  last_index_ = batch.back().index;
+}
+
+snapshot_meta sqlite_storage::snapshot_metadata() const {
+  auto& s = stmts_->get_snapshot;
+  reset_on_exit guard{s};
+  snapshot_meta meta;
+  if (s.step()) {
+    meta.index = s.u64(0);
+    meta.term = s.u64(1);
+    meta.hash = s.hash(2);
+    if (!decode_configuration(s.blob(3), meta.config))
+      throw storage_failure("raft storage: the snapshot's configuration is "
+                            "unreadable");
+  }
+  return meta;
+}
+
+std::uint64_t sqlite_storage::snapshot_size() const {
+  auto& s = stmts_->snapshot_size;
+  reset_on_exit guard{s};
+  return s.step() ? s.u64(0) : 0;
+}
+
+bytes sqlite_storage::snapshot_chunk(std::uint64_t offset,
+                                     std::uint64_t max_bytes) const {
+  auto size = snapshot_size();
+  if (offset >= size || max_bytes == 0)
+    return {};
+  auto& s = stmts_->snapshot_chunk;
+  reset_on_exit guard{s};
+  s.bind(1, offset + 1).bind(2, std::min(max_bytes, size - offset));
+  return s.step() ? s.blob(0) : bytes{};
+}
+
+void sqlite_storage::save_snapshot(const snapshot& snap) {
+  const auto& meta = snap.meta;
+  auto stored = hash(meta.index);
+  begin_if_needed();
+  auto config = encode_configuration(meta.config);
+  stmts_->put_snapshot.bind(1, meta.index)
+    .bind(2, meta.term)
+    .bind(3, meta.hash.data(), meta.hash.size())
+    .bind(4, config.data(), config.size())
+    .bind(5, snap.data.data(), snap.data.size())
+    .run();
+  if (stored && *stored == meta.hash && meta.index >= base_index_)
+    return; // the log continues from the snapshot: keep it
+  stmts_->clear_log.run();
+  stmts_->put_base.bind(1, meta.index)
+    .bind(2, meta.term)
+    .bind(3, meta.hash.data(), meta.hash.size())
+    .run();
+  base_index_ = meta.index;
+  base_term_ = meta.term;
+  base_hash_ = meta.hash;
+  last_index_ = meta.index;
+}
+
+void sqlite_storage::compact(index_t through) {
+  if (through <= base_index_)
+    return;
+  if (through > snapshot_metadata().index || through > last_index_)
+    throw std::out_of_range("sqlite_storage::compact: beyond snapshot");
+  auto new_term = *term(through);
+  auto new_hash = *hash(through);
+  begin_if_needed();
+  stmts_->drop_prefix.bind(1, through).run();
+  stmts_->put_base.bind(1, through)
+    .bind(2, new_term)
+    .bind(3, new_hash.data(), new_hash.size())
+    .run();
+  base_index_ = through;
+  base_term_ = new_term;
+  base_hash_ = new_hash;
+}
+
+void sqlite_storage::sync() {
+  if (!in_transaction_)
+    return;
+  stmts_->commit.run();
+  in_transaction_ = false;
+  ++commits_;
+}
+
+} // namespace skep::raft

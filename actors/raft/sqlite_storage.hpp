@@ -1,0 +1,87 @@
+#pragma once
+
+#include "actors/raft/log_storage.hpp"
+#include "messages/result.hpp"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace skep::raft {
+
+/// Raised when the database fails underneath a running member (disk full, I/O
+/// error, corruption found by SQLite). Raft cannot go on safely after that:
+/// the raft actor stops the member and reports the message.
+class storage_failure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// log_storage in one SQLite database file, opened in WAL mode with
+/// synchronous=FULL.
+///
+/// Group commit: the first write after a sync() opens a transaction; every
+/// later write joins it; sync() commits it, which costs one fsync of the WAL
+/// however many entries were appended. Writes not yet synced are rolled back
+/// when the storage is destroyed or the process dies, exactly as the
+/// interface allows.
+///
+/// Schema (version 1; see schema_sql in the .cpp):
+///   meta(key TEXT PRIMARY KEY, value)              schema version, ids
+///   hard_state(id=0, term, voted_for, commit_index)
+///   log(idx INTEGER PRIMARY KEY, term, type, payload BLOB, hash BLOB)
+///   base(id=0, idx, term, hash)                    the compaction point
+///   snapshot(id=0, idx, term, hash, config BLOB, data BLOB)
+/// Unsigned 64-bit values are stored bit-for-bit in SQLite's signed INTEGER.
+class sqlite_storage : public log_storage {
+ public:
+  /// Opens (creating when missing) the database at `path`. Fails naming the
+  /// file when it cannot be opened, is not a Skep Raft database, or has a
+  /// schema version this build does not know.
+  static result<std::unique_ptr<sqlite_storage>> open(const std::string& path);
+
+  ~sqlite_storage() override;
+  sqlite_storage(const sqlite_storage&) = delete;
+  sqlite_storage& operator=(const sqlite_storage&) = delete;
+
+  hard_state load_hard_state() const override;
+  void save_hard_state(const hard_state& state) override;
+  index_t first_index() const override { return base_index_ + 1; }
+  index_t last_index() const override { return last_index_; }
+  std::optional<term_t> term(index_t index) const override;
+  std::optional<chain_hash> hash(index_t index) const override;
+  std::vector<entry> entries(index_t lo, index_t hi,
+                             std::uint64_t max_bytes) const override;
+  void append(const std::vector<entry>& batch) override;
+  snapshot_meta snapshot_metadata() const override;
+  std::uint64_t snapshot_size() const override;
+  bytes snapshot_chunk(std::uint64_t offset,
+                       std::uint64_t max_bytes) const override;
+  void save_snapshot(const snapshot& snap) override;
+  void compact(index_t through) override;
+  void sync() override;
+
+  /// Number of sync() calls that committed something (one fsync each).
+  std::uint64_t commits() const noexcept { return commits_; }
+
+ private:
+  struct statements;
+
+  sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts);
+  void begin_if_needed();
+  void load_cached_bounds();
+
+  sqlite3* db_;
+  std::unique_ptr<statements> stmts_;
+  bool in_transaction_ = false;
+  index_t base_index_ = 0;
+  term_t base_term_ = 0;
+  chain_hash base_hash_ = genesis_hash;
+  index_t last_index_ = 0;
+  std::uint64_t commits_ = 0;
+};
+
+} // namespace skep::raft

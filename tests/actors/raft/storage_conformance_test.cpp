@@ -1,0 +1,323 @@
+// One behaviour suite for every log_storage: memory_storage and
+// sqlite_storage must agree on every call. SQLite-only tests follow: what
+// survives a reopen, a crash, and tampering.
+
+#include "actors/raft/hash_chain.hpp"
+#include "actors/raft/memory_storage.hpp"
+#include "actors/raft/sqlite_storage.hpp"
+#include "tests/support/process.hpp"
+
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+namespace skep::raft {
+namespace {
+
+/// Builds entries [from, to] of `term` that chain from `prev`.
+std::vector<entry> chain(index_t from, index_t to, term_t term, chain_hash prev,
+                         size_t payload_size = 8) {
+  std::vector<entry> out;
+  for (auto i = from; i <= to; ++i) {
+    entry e;
+    e.term = term;
+    e.index = i;
+    e.payload = bytes(payload_size, static_cast<uint8_t>(i));
+    seal_entry(e, prev);
+    prev = e.hash;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+struct storage_kind {
+  const char* name;
+  std::function<std::unique_ptr<log_storage>(const std::string& dir)> make;
+};
+
+class StorageConformance : public ::testing::TestWithParam<storage_kind> {
+ protected:
+  StorageConformance() : store(GetParam().make(dir.path())) {}
+  test::temp_dir dir;
+  std::unique_ptr<log_storage> store;
+};
+
+TEST_P(StorageConformance, FreshStoreIsEmpty) {
+  EXPECT_EQ(store->load_hard_state(), hard_state{});
+  EXPECT_EQ(store->first_index(), 1u);
+  EXPECT_EQ(store->last_index(), 0u);
+  EXPECT_EQ(store->term(0), term_t{0});
+  EXPECT_EQ(store->hash(0), genesis_hash);
+  EXPECT_FALSE(store->term(1));
+  EXPECT_EQ(store->snapshot_metadata().index, 0u);
+  EXPECT_EQ(store->snapshot_size(), 0u);
+}
+
+TEST_P(StorageConformance, HardStateRoundTrips) {
+  hard_state hs{7, 3, 42};
+  store->save_hard_state(hs);
+  store->sync();
+  EXPECT_EQ(store->load_hard_state(), hs);
+}
+
+TEST_P(StorageConformance, AppendedEntriesReadBackExactly) {
+  auto batch = chain(1, 10, 2, genesis_hash);
+  store->append(batch);
+  EXPECT_EQ(store->last_index(), 10u);
+  EXPECT_EQ(store->entries(1, 11, UINT64_MAX), batch);
+  EXPECT_EQ(store->term(5), term_t{2});
+  EXPECT_EQ(store->hash(10), batch.back().hash);
+  EXPECT_FALSE(store->term(11));
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_P(StorageConformance, EntriesStopAtByteBudgetButReturnAtLeastOne) {
+  store->append(chain(1, 10, 1, genesis_hash, 100));
+  EXPECT_EQ(store->entries(1, 11, 250).size(), 2u);
+  EXPECT_EQ(store->entries(3, 11, 10).size(), 1u);
+  EXPECT_TRUE(store->entries(4, 4, 10).empty());
+}
+
+TEST_P(StorageConformance, AppendOverlappingTheTailReplacesIt) {
+  auto first = chain(1, 10, 1, genesis_hash);
+  store->append(first);
+  auto diverged = chain(6, 8, 2, first[4].hash);
+  store->append(diverged);
+  EXPECT_EQ(store->last_index(), 8u);
+  EXPECT_EQ(store->term(6), term_t{2});
+  EXPECT_EQ(store->term(5), term_t{1});
+  EXPECT_FALSE(store->term(9));
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_P(StorageConformance, AppendWithAGapIsABug) {
+  store->append(chain(1, 3, 1, genesis_hash));
+  EXPECT_THROW(store->append(chain(5, 6, 1, genesis_hash)), std::out_of_range);
+}
+
+TEST_P(StorageConformance, SnapshotMatchingTheLogKeepsItAndCompactDropsPrefix) {
+  auto log = chain(1, 20, 3, genesis_hash);
+  store->append(log);
+  snapshot snap;
+  snap.meta = {15, 3, log[14].hash, configuration{{1, 2, 3}, {4}}};
+  snap.data = bytes(1000, 0x5a);
+  store->save_snapshot(snap);
+  EXPECT_EQ(store->last_index(), 20u); // log kept
+  store->compact(12);
+  EXPECT_EQ(store->first_index(), 13u);
+  EXPECT_EQ(store->term(12), term_t{3});
+  EXPECT_EQ(store->hash(12), log[11].hash);
+  EXPECT_FALSE(store->term(11));
+  EXPECT_EQ(store->entries(13, 21, UINT64_MAX).size(), 8u);
+  auto meta = store->snapshot_metadata();
+  EXPECT_EQ(meta.index, 15u);
+  EXPECT_EQ(meta.config, (configuration{{1, 2, 3}, {4}}));
+  EXPECT_TRUE(verify_chain(*store).ok());
+  EXPECT_THROW(store->compact(16), std::out_of_range); // beyond the snapshot
+}
+
+TEST_P(StorageConformance, SnapshotFromElsewhereReplacesTheLog) {
+  store->append(chain(1, 5, 1, genesis_hash));
+  snapshot snap;
+  chain_hash foreign{};
+  foreign[0] = 0xee;
+  snap.meta = {50, 4, foreign, configuration{{1, 2, 3}, {}}};
+  snap.data = {1, 2, 3};
+  store->save_snapshot(snap);
+  EXPECT_EQ(store->first_index(), 51u);
+  EXPECT_EQ(store->last_index(), 50u);
+  EXPECT_EQ(store->term(50), term_t{4});
+  EXPECT_EQ(store->hash(50), foreign);
+  // The log continues from the snapshot's hash.
+  store->append(chain(51, 52, 4, foreign));
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_P(StorageConformance, SnapshotChunksReassembleTheData) {
+  snapshot snap;
+  snap.meta.config = configuration{{1}, {}};
+  for (int i = 0; i < 10'000; ++i)
+    snap.data.push_back(static_cast<uint8_t>(i * 7));
+  store->save_snapshot(snap);
+  EXPECT_EQ(store->snapshot_size(), 10'000u);
+  bytes joined;
+  for (uint64_t off = 0; off < store->snapshot_size(); off += 3000) {
+    auto chunk = store->snapshot_chunk(off, 3000);
+    joined.insert(joined.end(), chunk.begin(), chunk.end());
+  }
+  EXPECT_EQ(joined, snap.data);
+  EXPECT_TRUE(store->snapshot_chunk(10'000, 10).empty());
+}
+
+TEST_P(StorageConformance, CompactionKeepsTheRequestedTail) {
+  auto log = chain(1, 100, 1, genesis_hash);
+  store->append(log);
+  snapshot snap;
+  snap.meta = {90, 1, log[89].hash, configuration{{1}, {}}};
+  store->save_snapshot(snap);
+  compact_keeping_tail(*store, 25);
+  EXPECT_EQ(store->first_index(), 66u);
+  EXPECT_EQ(store->last_index(), 100u);
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_P(StorageConformance, BootstrapRecordsTheFounders) {
+  bootstrap(*store, configuration{{1, 2, 3}, {}});
+  EXPECT_EQ(store->snapshot_metadata().config, (configuration{{1, 2, 3}, {}}));
+  EXPECT_EQ(store->last_index(), 0u);
+}
+
+std::unique_ptr<log_storage> make_memory(const std::string&) {
+  return std::make_unique<memory_storage>();
+}
+
+std::unique_ptr<log_storage> make_sqlite(const std::string& dir) {
+  auto store = sqlite_storage::open(dir + "/raft.db");
+  if (!store)
+    throw std::runtime_error(store.error().message);
+  return std::move(*store);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStorages, StorageConformance,
+                         ::testing::Values(storage_kind{"memory", make_memory},
+                                           storage_kind{"sqlite", make_sqlite}),
+                         [](const auto& info) {
+                           return std::string{info.param.name};
+                         });
+
+// --- SQLite only ----------------------------------------------------------
+
+class SqliteStorage : public ::testing::Test {
+ protected:
+  std::string path() const { return dir.path() + "/raft.db"; }
+  std::unique_ptr<sqlite_storage> open() {
+    auto store = sqlite_storage::open(path());
+    EXPECT_TRUE(store) << (store ? "" : store.error().message);
+    return store ? std::move(*store) : nullptr;
+  }
+  test::temp_dir dir;
+};
+
+TEST_F(SqliteStorage, EverythingSyncedSurvivesReopen) {
+  auto log = chain(1, 30, 2, genesis_hash);
+  {
+    auto store = open();
+    store->save_hard_state({5, 2, 25});
+    store->append(log);
+    snapshot snap;
+    snap.meta = {20, 2, log[19].hash, configuration{{1, 2}, {3}}};
+    snap.data = {9, 8, 7};
+    store->save_snapshot(snap);
+    store->compact(10);
+    store->sync();
+  }
+  auto store = open();
+  EXPECT_EQ(store->load_hard_state(), (hard_state{5, 2, 25}));
+  EXPECT_EQ(store->first_index(), 11u);
+  EXPECT_EQ(store->last_index(), 30u);
+  EXPECT_EQ(store->hash(10), log[9].hash);
+  EXPECT_EQ(store->entries(11, 31, UINT64_MAX),
+            std::vector<entry>(log.begin() + 10, log.end()));
+  EXPECT_EQ(store->snapshot_metadata().config, (configuration{{1, 2}, {3}}));
+  EXPECT_EQ(store->snapshot_chunk(0, 100), (bytes{9, 8, 7}));
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_F(SqliteStorage, UnsyncedWritesAreLostOnClose) {
+  auto log = chain(1, 20, 1, genesis_hash);
+  {
+    auto store = open();
+    store->append(std::vector<entry>(log.begin(), log.begin() + 10));
+    store->save_hard_state({1, 1, 10});
+    store->sync();
+    store->append(std::vector<entry>(log.begin() + 10, log.end()));
+    store->save_hard_state({2, 0, 20});
+  }
+  auto store = open();
+  EXPECT_EQ(store->last_index(), 10u);
+  EXPECT_EQ(store->load_hard_state(), (hard_state{1, 1, 10}));
+}
+
+TEST_F(SqliteStorage, KilledProcessKeepsExactlyWhatItSynced) {
+  auto log = chain(1, 200, 1, genesis_hash);
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto store = sqlite_storage::open(path());
+    if (!store)
+      ::_exit(2);
+    (*store)->append(std::vector<entry>(log.begin(), log.begin() + 150));
+    (*store)->sync();
+    (*store)->append(std::vector<entry>(log.begin() + 150, log.end()));
+    ::raise(SIGKILL); // dies with an open transaction
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto store = open();
+  EXPECT_EQ(store->last_index(), 150u);
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_F(SqliteStorage, ManyAppendsShareOneCommit) {
+  auto store = open();
+  auto log = chain(1, 1000, 1, genesis_hash);
+  for (const auto& e : log)
+    store->append({e});
+  store->save_hard_state({1, 1, 1000});
+  store->sync();
+  EXPECT_EQ(store->commits(), 1u);
+  store->sync(); // nothing pending: no commit
+  EXPECT_EQ(store->commits(), 1u);
+}
+
+TEST_F(SqliteStorage, TamperedPayloadIsFoundByChainVerification) {
+  {
+    auto store = open();
+    store->append(chain(1, 50, 1, genesis_hash));
+    store->sync();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE log SET payload = x'deadbeef' WHERE idx = 37",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = open();
+  auto report = verify_chain(*store);
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.first_bad_index, 37u);
+  EXPECT_FALSE(report.reason.empty());
+}
+
+TEST_F(SqliteStorage, RefusesADatabaseThatIsNotSkeps) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t (x)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = sqlite_storage::open(path());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("not a Skep raft database"),
+            std::string::npos);
+}
+
+TEST_F(SqliteStorage, RefusesAFileThatIsNotADatabase) {
+  {
+    std::FILE* f = std::fopen(path().c_str(), "w");
+    std::fputs("this is not sqlite, just some text long enough to matter....\n",
+               f);
+    std::fclose(f);
+  }
+  auto store = sqlite_storage::open(path());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find(path()), std::string::npos);
+}
+
+} // namespace
+} // namespace skep::raft
