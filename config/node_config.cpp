@@ -382,17 +382,27 @@ result<config_layer> parse_config_yaml(std::string_view text,
 }
 
 result<config_layer> read_config_file(const std::string& path) {
+  constexpr uintmax_t max_size = 1024 * 1024;
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec)
+    return fail(
+      errc::invalid_argument,
+      fmt::format("cannot read config file {}: {}", path, ec.message()));
+  if (!std::filesystem::is_regular_file(status))
+    return fail(errc::invalid_argument,
+                fmt::format("config file {} is not a regular file", path));
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > max_size)
+    return fail(errc::invalid_argument,
+                fmt::format("config file {} is larger than 1MiB", path));
   std::ifstream in{path, std::ios::binary};
-  if (!in)
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in || !in.read(text.data(), static_cast<std::streamsize>(size)))
     return fail(errc::invalid_argument,
                 fmt::format("cannot read config file {}: {}", path,
                             std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > 1024 * 1024)
-    return fail(errc::invalid_argument,
-                fmt::format("config file {} is larger than 1MiB", path));
-  return parse_config_yaml(text.str(), path);
+  return parse_config_yaml(text, path);
 }
 
 result<node_config> resolve_node_config(const config_layer& file,

@@ -18,11 +18,22 @@ struct read_limits {
   /// Largest frame payload accepted, in bytes.
   size_t max_frame_bytes = 4 * 1024 * 1024;
   /// Cap'n Proto traversal limit in 8-byte words; bounds the work a message
-  /// with overlapping pointers can cause.
-  uint64_t traversal_limit_words = 1024 * 1024;
+  /// with overlapping pointers can cause. Decoding walks a message twice
+  /// (bounds, then schema), so this must be about three times the largest
+  /// message: see read_limits_for_frames().
+  uint64_t traversal_limit_words = 3 * (4 * 1024 * 1024) / 8 + 1024;
   /// Deepest struct/list nesting accepted.
   int nesting_limit = 32;
 };
+
+/// Limits for messages of up to `max_frame_bytes`: a traversal budget that
+/// covers decoding's two walks of the largest such message.
+inline read_limits read_limits_for_frames(size_t max_frame_bytes) {
+  read_limits limits;
+  limits.max_frame_bytes = max_frame_bytes;
+  limits.traversal_limit_words = 3 * (max_frame_bytes / 8) + 1024;
+  return limits;
+}
 
 namespace detail {
 

@@ -60,5 +60,6 @@ CAF_ADD_ATOM(skep, skep::atom, status, "status")
 CAF_ADD_ATOM(skep, skep::atom, tick, "tick")
 CAF_ADD_ATOM(skep, skep::atom, apply, "apply")
 CAF_ADD_ATOM(skep, skep::atom, restore, "restore")
+CAF_ADD_ATOM(skep, skep::atom, verify, "verify")
 
 CAF_END_TYPE_ID_BLOCK(skep)

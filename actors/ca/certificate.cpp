@@ -102,10 +102,22 @@ verify_certificate(const uint8_t* data, size_t size,
     return refused("the CA's signature does not match (tampered or forged)");
   certificate_fields out;
   out.serial = body.getSerial();
-  out.node_id = body.getNodeId().cStr();
-  out.role = body.getRole() == schema::ca::NodeRole::MANAGER
-               ? node_role::manager
-               : node_role::worker;
+  auto node_id = body.getNodeId();
+  out.node_id.assign(node_id.begin(), node_id.size());
+  if (out.node_id.empty() || out.node_id.size() > 64
+      || out.node_id.find('\0') != std::string::npos)
+    return refused("the node id is empty, too long or has a NUL byte");
+  switch (body.getRole()) {
+  case schema::ca::NodeRole::MANAGER:
+    out.role = node_role::manager;
+    break;
+  case schema::ca::NodeRole::WORKER:
+    out.role = node_role::worker;
+    break;
+  default:
+    return refused(fmt::format("unknown role {} (from a newer version?)",
+                               static_cast<uint16_t>(body.getRole())));
+  }
   auto key = body.getNodePublicKey();
   if (key.size() != out.node_key.size())
     return refused("the node key has the wrong length");

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <sodium.h>
+
 namespace skep::ca {
 
 /// A join token: `SKEP-1-<ca digest>-<secret>`. The digest (52 base32
@@ -22,8 +24,11 @@ struct join_token {
   /// The token as operators see and paste it.
   std::string to_string() const;
 
+  /// Compares the secrets in constant time.
   friend bool operator==(const join_token& x, const join_token& y) {
-    return x.ca_digest == y.ca_digest && x.secret == y.secret;
+    return x.ca_digest == y.ca_digest
+           && sodium_memcmp(x.secret.data(), y.secret.data(), x.secret.size())
+                == 0;
   }
 };
 

@@ -150,7 +150,8 @@ std::string info_json(schema::control::NodeInfo::Reader info) {
     {"Architecture", info.getArch().cStr()},
     {"Swarm", swarm},
   };
-  return out.dump();
+  // Paths and OS strings need not be UTF-8: replace bad bytes, never abort.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 } // namespace skep::console

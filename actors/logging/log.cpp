@@ -34,7 +34,9 @@ const char* level_name(level lvl) {
 result<void> configure(level min, const std::string& file_path) {
   min_level = static_cast<int>(min);
   if (file_path.empty()) {
-    sink_fd = STDERR_FILENO;
+    int old = sink_fd.exchange(STDERR_FILENO);
+    if (old != STDERR_FILENO)
+      ::close(old);
     return {};
   }
   int fd = ::open(file_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,

@@ -18,8 +18,10 @@ namespace skep::log {
 enum class level { error = 0, warn = 1, info = 2, debug = 3 };
 
 /// Sends lines at `min` and above to `file_path` (appending; created with
-/// mode 0600), or to standard error when the path is empty. Call before any
-/// thread logs. Fails when the file cannot be opened, naming it.
+/// mode 0600), or to standard error when the path is empty; a file set
+/// before is closed. Call at start-up, before other threads log: a line
+/// written while the sink changes may go to the old one. Fails when the file
+/// cannot be opened, naming it, and then leaves the sink as it was.
 result<void> configure(level min, const std::string& file_path);
 
 /// True when lines at `lvl` are written.

@@ -48,10 +48,22 @@ sockaddr_un socket_address(const std::string& path) {
   return addr;
 }
 
-// Sends `env` framed; a client that went away is only worth a debug line.
-bool send_envelope(int fd, const envelope& env) {
+// One connected client: its (non-blocking) socket, the stop pipe that
+// cancels its reads and writes, and how long a reply may wait for it to read.
+struct client {
+  int fd;
+  int cancel_fd;
+  std::chrono::milliseconds write_timeout;
+};
+
+// Sends `env` framed; a client that went away or stopped reading is only
+// worth a debug line. The write gives up when the node stops.
+bool send_envelope(const client& to, const envelope& env) {
   auto frame = frame_envelope(env);
-  auto sent = write_all(fd, frame.data(), frame.size());
+  frame_write_options opts;
+  opts.timeout = to.write_timeout;
+  opts.cancel_fd = to.cancel_fd;
+  auto sent = write_all(to.fd, frame.data(), frame.size(), opts);
   if (!sent)
     log::debug(who, "client went away before its reply: {}",
                sent.error().message);
@@ -59,22 +71,22 @@ bool send_envelope(int fd, const envelope& env) {
 }
 
 // Handles one decoded envelope; returns false when the connection must close.
-bool serve_envelope(caf::blocking_actor* self, int fd, const envelope& env,
-                    const supervisor_actor& supervisor,
+bool serve_envelope(caf::blocking_actor* self, const client& peer,
+                    const envelope& env, const supervisor_actor& supervisor,
                     const control_server_options& opts) {
   auto root = env.root();
   if (auto checked = check_envelope(env); !checked) {
     send_envelope(
-      fd, make_error_envelope(root.getCorrelationId(), checked.error()));
+      peer, make_error_envelope(root.getCorrelationId(), checked.error()));
     return checked.error().code != errc::malformed_message;
   }
   if (root.getKind() != schema::Envelope::Kind::REQUEST
       || root.getBody().which() != schema::Envelope::Body::CONTROL_REQUEST) {
     send_envelope(
-      fd, make_error_envelope(root.getCorrelationId(),
-                              fail(errc::unsupported,
-                                   "the control socket accepts only control "
-                                   "requests")));
+      peer, make_error_envelope(root.getCorrelationId(),
+                                fail(errc::unsupported,
+                                     "the control socket accepts only control "
+                                     "requests")));
     return true;
   }
   auto request = control_request::from(root.getBody().getControlRequest());
@@ -97,7 +109,7 @@ bool serve_envelope(caf::blocking_actor* self, int fd, const envelope& env,
                                        "request: {}",
                                        self->system().render(err))));
       });
-  return send_envelope(fd, make_control_reply_envelope(env, reply));
+  return send_envelope(peer, make_control_reply_envelope(env, reply));
 }
 
 // One client connection: read frames until the client leaves, sends
@@ -106,22 +118,21 @@ void control_session(caf::blocking_actor* self, int fd, stop_signal_ptr stop,
                      supervisor_actor supervisor, control_server_options opts,
                      std::shared_ptr<std::atomic<size_t>> sessions) {
   frame_reader reader{opts.max_frame_bytes};
-  read_limits limits;
-  limits.max_frame_bytes = opts.max_frame_bytes;
+  auto limits = read_limits_for_frames(opts.max_frame_bytes);
+  client peer{fd, stop->read_fd, opts.frame_timeout};
   for (;;) {
     // Wait as long as the client likes between frames, but bound how long
     // one frame may take once begun, so a stalled client cannot pin a session.
     frame_read_options read_opts;
     read_opts.cancel_fd = stop->read_fd;
-    if (reader.pending_bytes() > 0)
-      read_opts.timeout = opts.frame_timeout;
+    read_opts.frame_timeout = opts.frame_timeout;
     auto frame = read_frame(fd, reader, read_opts);
     if (!frame) {
       const auto& why = frame.error();
       if (why.code == errc::frame_too_large
-          || why.code == errc::malformed_message) {
+          || why.code == errc::malformed_message || why.code == errc::timeout) {
         log::warn(who, "dropping client: {}", why.message);
-        send_envelope(fd, make_error_envelope(0, why));
+        send_envelope(peer, make_error_envelope(0, why));
       } else if (why.code != errc::unavailable) {
         log::debug(who, "client session ends: {}", why.message);
       }
@@ -133,10 +144,10 @@ void control_session(caf::blocking_actor* self, int fd, stop_signal_ptr stop,
     auto env = envelope::decode(bytes.data(), bytes.size(), limits);
     if (!env) {
       log::warn(who, "dropping client: {}", env.error().message);
-      send_envelope(fd, make_error_envelope(0, env.error()));
+      send_envelope(peer, make_error_envelope(0, env.error()));
       break;
     }
-    if (!serve_envelope(self, fd, *env, supervisor, opts))
+    if (!serve_envelope(self, peer, *env, supervisor, opts))
       break;
   }
   ::close(fd);
@@ -158,7 +169,8 @@ void control_listener(caf::blocking_actor* self, int listen_fd,
     }
     if (fds[1].revents != 0)
       break;
-    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    int fd
+      = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
         continue;
@@ -171,11 +183,12 @@ void control_listener(caf::blocking_actor* self, int listen_fd,
       break;
     }
     if (sessions->load() >= opts.max_sessions) {
-      send_envelope(fd, make_error_envelope(
-                          0, fail(errc::unavailable,
-                                  fmt::format("the node already serves {} "
-                                              "clients; retry later",
-                                              opts.max_sessions))));
+      send_envelope(
+        client{fd, stop->read_fd, std::chrono::milliseconds{100}},
+        make_error_envelope(
+          0, fail(errc::unavailable, fmt::format("the node already serves {} "
+                                                 "clients; retry later",
+                                                 opts.max_sessions))));
       ::close(fd);
       continue;
     }

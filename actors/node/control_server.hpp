@@ -21,7 +21,8 @@ struct control_server_options {
   size_t max_frame_bytes = 4 * 1024 * 1024;
   /// How long one request may take before the client gets a timeout error.
   std::chrono::nanoseconds request_timeout = std::chrono::seconds{30};
-  /// How long a client may take to send a whole frame once it started one.
+  /// How long a client may take to send the rest of a frame once it started
+  /// one, and to read a reply; a client slower than that is dropped.
   std::chrono::milliseconds frame_timeout{10'000};
   /// Clients served at once; more are told to retry and disconnected.
   size_t max_sessions = 128;

@@ -9,6 +9,7 @@
 #include "config/node_config.hpp"
 #include "skep/build_info.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -145,7 +146,10 @@ int main(int argc, char** argv) {
   control.socket_path = cfg.control_socket;
   control.max_frame_bytes = cfg.max_frame_bytes;
   control.request_timeout = cfg.control_timeout;
+  control.frame_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+    cfg.control_timeout);
 
+  std::atomic<bool> supervisor_failed{false};
   {
     daemon_config caf_cfg;
     caf::actor_system sys{caf_cfg};
@@ -158,9 +162,17 @@ int main(int argc, char** argv) {
               cfg.control_socket, config::to_string(cfg.runtime));
     int received = 0;
     sigwait(&stop_signals, &received);
-    log::info(who, "received {}, shutting down", strsignal(received));
+    if (supervisor_failed)
+      log::error(who, "the node supervisor stopped; shutting down");
+    else
+      log::info(who, "received {}, shutting down", strsignal(received));
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     // Leaving the scope waits for every actor to finish.
+  }
+  if (supervisor_failed) {
+    ::unlink(cfg.control_socket.c_str());
+    log::error(who, "stopped after a failure");
+    return 1;
   }
   log::info(who, "stopped");
   return 0;

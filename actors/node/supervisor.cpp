@@ -5,6 +5,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 namespace skep::node {
@@ -26,7 +27,8 @@ supervisor(supervisor_self self, node_state state, int control_fd,
     if (!server) {
       log::error("node", "cannot serve the control socket: {}",
                  server.error().message);
-      self->quit(caf::exit_reason::user_shutdown);
+      self->quit(caf::make_error(caf::sec::runtime_error,
+                                 "cannot serve the control socket"));
     } else {
       st.control = std::move(*server);
       st.actors.push_back("control");

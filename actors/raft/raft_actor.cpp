@@ -229,6 +229,14 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       out.chain_fault = m.chain_fault().value_or("");
       return out;
     },
+    [self](atom::verify) -> outcome {
+      auto report = self->state.member->verify_log();
+      if (report.ok())
+        return done(self->state.member->last_index());
+      log::error(self->state.who, "log hash chain is broken: {}",
+                 report.reason);
+      return outcome{false, report.first_bad_index, 0, report.reason};
+    },
     [self](atom::tick) {
       self->state.member->tick();
       drain(self);

@@ -56,6 +56,8 @@ using apply_sink
 /// - read: replies with an index once leadership is confirmed and the sink
 ///   has been handed every entry up to it (linearizable read).
 /// - add/promote/remove, transfer: membership and leadership changes.
+/// - verify: re-checks the whole stored hash chain now; fails naming the
+///   first bad index (the member then refuses to vote or lead).
 using raft_actor = caf::typed_actor<
   caf::reacts_to<message>, caf::replies_to<atom::propose, bytes>::with<outcome>,
   caf::replies_to<atom::read>::with<outcome>,
@@ -63,7 +65,8 @@ using raft_actor = caf::typed_actor<
   caf::replies_to<atom::promote, node_id>::with<outcome>,
   caf::replies_to<atom::remove, node_id>::with<outcome>,
   caf::replies_to<atom::transfer, node_id>::with<outcome>,
-  caf::replies_to<atom::status>::with<status>, caf::reacts_to<atom::tick>>;
+  caf::replies_to<atom::status>::with<status>,
+  caf::replies_to<atom::verify>::with<outcome>, caf::reacts_to<atom::tick>>;
 
 /// How a member runs.
 struct raft_actor_config {

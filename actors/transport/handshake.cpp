@@ -62,6 +62,8 @@ std::vector<uint8_t> encode(capnp::MallocMessageBuilder& builder) {
 } // namespace
 
 handshake::handshake(handshake_options opts) : opts_(std::move(opts)) {
+  if (opts_.identity == nullptr)
+    throw std::invalid_argument("handshake: no identity key given");
   if (sodium_init() < 0)
     throw std::runtime_error("libsodium failed to initialize");
   crypto_kx_keypair(kx_public_.data(), kx_secret_.data());
@@ -111,6 +113,7 @@ handshake::receive(const uint8_t* data, size_t size) {
       auto header = root.getStreamHeader();
       auto accepted
         = channel_->accept_peer_header(rx_, header.begin(), header.size());
+      sodium_memzero(rx_.data(), rx_.size());
       if (!accepted)
         return refused(accepted.error().message);
       step_ = step::await_auth;
@@ -164,6 +167,8 @@ handshake::on_hello(const uint8_t* frame, size_t size) {
     derived
       = crypto_kx_client_session_keys(rx_.data(), tx_.data(), kx_public_.data(),
                                       kx_secret_.data(), peer_kx.begin());
+  // The ephemeral secret has done its work: forget it now.
+  sodium_memzero(kx_secret_.data(), kx_secret_.size());
   if (derived != 0)
     return refused("the peer's key exchange key is unusable");
   std::vector<std::vector<uint8_t>> out;
@@ -173,6 +178,8 @@ handshake::on_hello(const uint8_t* frame, size_t size) {
   }
   for (auto& f : begin_stream())
     out.push_back(std::move(f));
+  // The channel holds the stream state; the raw transmit key is done.
+  sodium_memzero(tx_.data(), tx_.size());
   step_ = step::await_header;
   return out;
 }

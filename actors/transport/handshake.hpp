@@ -24,7 +24,9 @@ struct handshake_options {
   const ca::keypair* identity = nullptr;
   /// The node's certificate, signed by the cluster CA.
   std::vector<uint8_t> certificate;
-  /// What the peer's certificate must satisfy.
+  /// What the peer's certificate must satisfy. `policy.now` is the time the
+  /// certificate is checked against: set it for each handshake, never once
+  /// for the life of a transport.
   ca::certificate_policy policy;
   /// When dialing a known node: its id, which the certificate must name.
   std::optional<std::string> expected_peer;

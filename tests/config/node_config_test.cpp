@@ -172,6 +172,19 @@ TEST(NodeConfig, MissingFileIsRefusedNamingIt) {
   EXPECT_NE(layer.error().message.find("No such file"), std::string::npos);
 }
 
+TEST(NodeConfig, DirectoryOrOversizedFileIsRefused) {
+  test::temp_dir dir;
+  auto as_dir = read_config_file(dir.path());
+  ASSERT_FALSE(as_dir);
+  EXPECT_NE(as_dir.error().message.find("not a regular file"),
+            std::string::npos);
+  auto big = dir.path() + "/big.yaml";
+  std::ofstream{big} << std::string(2 * 1024 * 1024, '#');
+  auto too_big = read_config_file(big);
+  ASSERT_FALSE(too_big);
+  EXPECT_NE(too_big.error().message.find("1MiB"), std::string::npos);
+}
+
 TEST(NodeConfig, SocketPathTooLongForUnixSocketsIsRefused) {
   config_layer flags{{"data-dir", {"/" + std::string(120, 'd'), "--data-dir"}}};
   auto cfg = resolve({}, flags);

@@ -229,6 +229,44 @@ TEST_F(Daemon, TruncatedFrameClosesOnlyThatConnection) {
   EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
 }
 
+TEST_F(Daemon, ClientStalledMidFrameIsDroppedAfterTheControlTimeout) {
+  auto node = start({"--control-timeout", "1s"});
+  int stalled = test::connect_unix(socket());
+  ASSERT_GE(stalled, 0);
+  uint8_t partial[] = {0, 0, 0, 100, 1}; // a frame header, then 1 of 100
+  ASSERT_TRUE(write_all(stalled, partial, sizeof(partial)));
+  auto t0 = std::chrono::steady_clock::now();
+  auto outcome = read_outcome(stalled); // waits up to 10 s
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ::close(stalled);
+  ASSERT_TRUE(outcome.reply);
+  EXPECT_EQ(error_code_of(*outcome.reply), errc::timeout);
+  EXPECT_TRUE(outcome.closed);
+  EXPECT_LT(waited, 9s);
+  EXPECT_TRUE(node->wait_for_output("stalled in the middle of a frame"))
+    << node->output();
+}
+
+TEST_F(Daemon, ClientThatNeverReadsDoesNotHoldUpShutdown) {
+  auto node = start(); // default control timeout: 30 s
+  int greedy = test::connect_unix(socket());
+  ASSERT_GE(greedy, 0);
+  // Pipeline far more requests than the socket buffers hold, read nothing.
+  auto frame = frame_envelope(make_control_request_envelope(
+    1, {"", "test"}, {"", "node"}, info_request()));
+  std::vector<uint8_t> burst;
+  for (int i = 0; i < 4000; ++i)
+    burst.insert(burst.end(), frame.begin(), frame.end());
+  frame_write_options quick;
+  quick.timeout = 3s; // our side may block too once the daemon stops reading
+  (void)write_all(greedy, burst.data(), burst.size(), quick);
+  node->signal(SIGTERM);
+  auto code = node->wait_exit(10s);
+  ::close(greedy);
+  ASSERT_TRUE(code) << "skepd did not stop within 10 s";
+  EXPECT_EQ(*code, 0) << node->output();
+}
+
 TEST_F(Daemon, EnvelopeOfTheWrongKindGetsAnErrorReply) {
   auto node = start();
   int fd = test::connect_unix(socket());
@@ -298,6 +336,12 @@ TEST_F(Daemon, BadConfigurationStopsStartupWithTheReason) {
   EXPECT_EQ(bad_value.exit_code, 1);
   EXPECT_NE(bad_value.err.find("line 2: control-timeout"), std::string::npos)
     << bad_value.err;
+
+  auto dir_as_config = test::run_command(
+    {skepd_bin, "--data-dir", data_dir(), "--config", dir.path()});
+  EXPECT_EQ(dir_as_config.exit_code, 1);
+  EXPECT_NE(dir_as_config.err.find("not a regular file"), std::string::npos)
+    << dir_as_config.err;
 
   auto bad_flag = test::run_command(
     {skepd_bin, "--data-dir", data_dir(), "--runtime", "kubernetes"});

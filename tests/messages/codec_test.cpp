@@ -131,6 +131,23 @@ TEST(EnvelopeCodec, EnforcesTraversalLimit) {
   EXPECT_EQ(decoded.error().code, errc::malformed_message);
 }
 
+TEST(EnvelopeCodec, MessageNearTheFrameLimitDecodesWithDefaultLimits) {
+  // About 3.4 MiB of text: decoding walks it twice, within the default budget.
+  capnp::MallocMessageBuilder builder;
+  auto info = builder.initRoot<schema::control::Reply>().initInfo();
+  auto actors = info.initActors(3500);
+  std::string name(1000, 'a');
+  for (unsigned i = 0; i < actors.size(); ++i)
+    actors.set(i, name);
+  auto wire = control_reply::from(builder).encode();
+  ASSERT_GT(wire.size(), 3u << 20);
+  auto decoded = control_reply::decode(wire.data(), wire.size());
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->root().getInfo().getActors().size(), 3500u);
+  auto limits = read_limits_for_frames(16 << 20);
+  EXPECT_GE(limits.traversal_limit_words, 3 * (16u << 20) / 8);
+}
+
 TEST(EnvelopeCodec, EnforcesNestingLimit) {
   // Envelope -> body.controlReply -> info -> startedAt: depth 4.
   capnp::MallocMessageBuilder builder;

@@ -3,6 +3,7 @@
 #include "actors/logging/log.hpp"
 #include "tests/support/process.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -17,6 +18,16 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// True when this process holds a descriptor for `path`.
+bool file_is_open(const std::string& path) {
+  std::error_code ec;
+  for (const auto& fd :
+       std::filesystem::directory_iterator("/proc/self/fd", ec))
+    if (std::filesystem::read_symlink(fd.path(), ec) == path)
+      return true;
+  return false;
 }
 
 TEST(Log, LineCarriesUtcTimestampLevelAndActor) {
@@ -36,6 +47,7 @@ TEST(Log, FileSinkKeepsLinesAtOrAboveTheLevel) {
   warn("control", "dropping client: {}", "bad frame");
   error("raft", "broken chain at {}", 37);
   ASSERT_TRUE(configure(level::info, "")); // back to stderr, closes the file
+  EXPECT_FALSE(file_is_open(path));
   auto text = slurp(path);
   EXPECT_NE(text.find("INFO  node: started 1\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("hidden"), std::string::npos) << text;

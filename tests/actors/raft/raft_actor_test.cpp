@@ -14,6 +14,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <sqlite3.h>
 
 namespace skep::raft {
 namespace {
@@ -267,6 +268,97 @@ TEST_F(RaftActor, MemberOverSqliteKeepsItsLogAcrossRestart) {
   EXPECT_GT(status_of(1).term, term_before);
   // The committed entry is handed to the state machine again on start.
   EXPECT_EQ(payloads_applied_by(1), (std::vector<std::string>{"durable"}));
+}
+
+} // namespace
+} // namespace skep::raft
+
+namespace skep::raft {
+namespace {
+
+TEST_F(RaftActor, LearnerJoinsIsPromotedAndLeadershipMovesToIt) {
+  start_cluster({1, 2, 3});
+  auto leader = await_leader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_TRUE(propose(leader, "before").ok);
+  add_member(4, std::make_unique<memory_storage>()); // empty: gets the log
+  run();
+  auto added = request<outcome>(net->members.at(leader), atom::add_learner_v,
+                                node_id{4});
+  ASSERT_TRUE(added && added->ok) << (added ? added->error : "no reply");
+  for (int i = 0; i < 20; ++i)
+    advance(50ms);
+  EXPECT_EQ(payloads_applied_by(4), (std::vector<std::string>{"before"}));
+  auto promoted
+    = request<outcome>(net->members.at(leader), atom::promote_v, node_id{4});
+  ASSERT_TRUE(promoted && promoted->ok)
+    << (promoted ? promoted->error : "no reply");
+  for (int i = 0; i < 5; ++i)
+    advance(50ms);
+  EXPECT_TRUE(status_of(leader).config.is_voter(4));
+  auto moved
+    = request<outcome>(net->members.at(leader), atom::transfer_v, node_id{4});
+  ASSERT_TRUE(moved && moved->ok) << (moved ? moved->error : "no reply");
+  for (int i = 0; i < 40 && status_of(4).role != role::leader; ++i)
+    advance(50ms);
+  EXPECT_EQ(status_of(4).role, role::leader);
+  EXPECT_TRUE(propose(4, "after").ok);
+}
+
+TEST_F(RaftActor, RemovingTheLastVoterIsRefused) {
+  auto storage = std::make_unique<memory_storage>();
+  bootstrap(*storage, configuration{{1}, {}});
+  add_member(1, std::move(storage));
+  run();
+  ASSERT_EQ(await_leader(), 1u);
+  auto out = request<outcome>(net->members.at(1), atom::remove_v, node_id{1});
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->ok);
+  EXPECT_FALSE(out->error.empty());
+}
+
+TEST_F(RaftActor, TamperedSqliteLogIsFoundAtStartAndOnRequest) {
+  test::temp_dir dir;
+  auto path = dir.path() + "/raft.db";
+  {
+    auto storage = sqlite_storage::open(path);
+    ASSERT_TRUE(storage) << storage.error().message;
+    bootstrap(**storage, configuration{{1}, {}});
+    add_member(1, std::move(*storage));
+    run();
+    ASSERT_EQ(await_leader(), 1u);
+    for (auto text : {"a", "b", "c"})
+      ASSERT_TRUE(propose(1, text).ok);
+    auto verified = request<outcome>(net->members.at(1), atom::verify_v);
+    ASSERT_TRUE(verified && verified->ok);
+    caf::anon_send_exit(net->members.at(1), caf::exit_reason::user_shutdown);
+    run();
+    net->members.erase(1);
+  }
+  // Someone edits the second entry on disk, keeping its stored hash.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE log SET payload = x'78' WHERE idx = 2",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+  }
+  auto storage = sqlite_storage::open(path);
+  ASSERT_TRUE(storage);
+  add_member(1, std::move(*storage));
+  run();
+  auto st = status_of(1);
+  EXPECT_NE(st.chain_fault.find("2"), std::string::npos) << st.chain_fault;
+  // It neither leads nor votes, however long it waits.
+  for (int i = 0; i < 40; ++i)
+    advance(50ms);
+  EXPECT_NE(status_of(1).role, role::leader);
+  auto verified = request<outcome>(net->members.at(1), atom::verify_v);
+  ASSERT_TRUE(verified);
+  EXPECT_FALSE(verified->ok);
+  EXPECT_EQ(verified->index, 2u);
 }
 
 } // namespace

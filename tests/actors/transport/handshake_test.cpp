@@ -130,12 +130,13 @@ TEST_F(Handshake, BothSidesLearnEachOtherAndExchangeSealedFrames) {
 
 class Session : public Handshake {
  protected:
-  Session() {
+  void SetUp() override {
     a = make_node("node-a-aaaaaaaaaaaaaaaaaa", ca::node_role::manager, ca_key);
     b = make_node("node-b-bbbbbbbbbbbbbbbbbb", ca::node_role::manager, ca_key);
     handshake client{options(side::client, a)};
     handshake server{options(side::server, b)};
-    EXPECT_TRUE(run(client, server));
+    auto outcome = run(client, server);
+    ASSERT_TRUE(outcome) << outcome.error().message;
     c.emplace(client.take_channel());
     s.emplace(server.take_channel());
   }
@@ -256,37 +257,101 @@ TEST_F(Handshake, DialingTheWrongNodeIsRefused) {
   EXPECT_NE(outcome.error().message.find("dialed node"), std::string::npos);
 }
 
-TEST_F(Handshake, RelayThatSwapsKeysCannotCompleteIt) {
-  // A man in the middle runs its own handshakes with both ends using a
-  // certificate it cannot have (it has none of the nodes' keys), so it
-  // forwards the real Auth frames: the signatures then cover the wrong
-  // Hellos and the handshake fails.
+// What a man in the middle can do by hand: its own key exchange with each
+// end, so it can open what one side seals and re-seal it for the other.
+struct relay_leg {
+  std::array<uint8_t, crypto_kx_PUBLICKEYBYTES> pk{};
+  std::array<uint8_t, crypto_kx_SECRETKEYBYTES> sk{};
+  sealed_channel::key rx{}, tx{};
+  std::optional<sealed_channel> channel;
+  sealed_channel::header header{};
+
+  relay_leg() { crypto_kx_keypair(pk.data(), sk.data()); }
+
+  std::vector<uint8_t> hello() const {
+    capnp::MallocMessageBuilder b;
+    auto h = b.initRoot<schema::transport::Handshake>().initHello();
+    h.setProtocolVersion(1);
+    h.setKxPublicKey(kj::arrayPtr(pk.data(), pk.size()));
+    std::array<uint8_t, 32> nonce{};
+    h.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+    return message<schema::transport::Handshake>::from(b).encode();
+  }
+  // Derives keys with the peer's Hello; `as_server` says which role we play.
+  bool derive(const std::vector<uint8_t>& peer_hello, bool as_server) {
+    auto msg = message<schema::transport::Handshake>::decode(peer_hello.data(),
+                                                             peer_hello.size());
+    auto peer_pk = msg->root().getHello().getKxPublicKey();
+    int rc = as_server
+               ? crypto_kx_server_session_keys(rx.data(), tx.data(), pk.data(),
+                                               sk.data(), peer_pk.begin())
+               : crypto_kx_client_session_keys(rx.data(), tx.data(), pk.data(),
+                                               sk.data(), peer_pk.begin());
+    channel.emplace(tx, header);
+    return rc == 0;
+  }
+  static message<schema::transport::Handshake>
+  parse(const std::vector<uint8_t>& frame) {
+    return *message<schema::transport::Handshake>::decode(frame.data(),
+                                                          frame.size());
+  }
+  std::vector<uint8_t> header_frame() const {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<schema::transport::Handshake>().setStreamHeader(
+      kj::arrayPtr(header.data(), header.size()));
+    return message<schema::transport::Handshake>::from(b).encode();
+  }
+  std::vector<uint8_t> sealed_frame(const std::vector<uint8_t>& plain) {
+    auto sealed = channel->seal(plain.data(), plain.size());
+    capnp::MallocMessageBuilder b;
+    b.initRoot<schema::transport::Handshake>().setSealedAuth(
+      kj::arrayPtr(sealed.data(), sealed.size()));
+    return message<schema::transport::Handshake>::from(b).encode();
+  }
+};
+
+TEST_F(Handshake, ManInTheMiddleWithItsOwnKeysIsCaughtByTheTranscript) {
   auto a
     = make_node("node-a-aaaaaaaaaaaaaaaaaa", ca::node_role::manager, ca_key);
   auto b
     = make_node("node-b-bbbbbbbbbbbbbbbbbb", ca::node_role::manager, ca_key);
   handshake client{options(side::client, a)};
   handshake server{options(side::server, b)};
-  auto client_hello = client.start()[0];
+  relay_leg toward_b; // the relay plays client to B
+  relay_leg toward_a; // and server to A
+
+  auto hello_a = client.start().at(0);
   server.start();
-  // The relay replaces the client's Hello by its own.
-  node_identity relay_identity;
-  relay_identity.cert = a.cert;
-  handshake relay{options(side::client, relay_identity)};
-  auto relay_hello = relay.start()[0];
-  auto server_out = server.receive(relay_hello.data(), relay_hello.size());
-  ASSERT_TRUE(server_out);
-  // Server frames reach the real client: it derives other keys than the
-  // server, so the sealed Auth cannot be opened.
-  result<void> failed;
-  for (auto& f : *server_out) {
+  // Leg to B: B answers the relay's Hello with Hello, header, sealed Auth.
+  auto from_b
+    = server.receive(toward_b.hello().data(), toward_b.hello().size());
+  ASSERT_TRUE(from_b);
+  ASSERT_EQ(from_b->size(), 3u);
+  ASSERT_TRUE(toward_b.derive(from_b->at(0), false));
+  auto b_header = relay_leg::parse(from_b->at(1)).root().getStreamHeader();
+  ASSERT_TRUE(toward_b.channel->accept_peer_header(
+    toward_b.rx, b_header.begin(), b_header.size()));
+  auto b_sealed = relay_leg::parse(from_b->at(2)).root().getSealedAuth();
+  auto b_auth = toward_b.channel->open(b_sealed.begin(), b_sealed.size());
+  ASSERT_TRUE(b_auth) << "the relay can read B's credentials on its own leg";
+
+  // Leg to A: the relay answers A's Hello and re-seals B's genuine Auth.
+  ASSERT_TRUE(toward_a.derive(hello_a, true));
+  std::vector<std::vector<uint8_t>> to_a{
+    toward_a.hello(), toward_a.header_frame(), toward_a.sealed_frame(*b_auth)};
+  result<void> outcome;
+  for (auto& f : to_a) {
     auto out = client.receive(f.data(), f.size());
     if (!out) {
-      failed = std::move(out).error();
+      outcome = std::move(out).error();
       break;
     }
   }
-  ASSERT_FALSE(failed);
+  // B's certificate is genuine and the seal opens, so only the signature
+  // over the Hellos A actually saw can refuse it.
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("did not prove"), std::string::npos)
+    << outcome.error().message;
   EXPECT_FALSE(client.established());
 }
 
