@@ -1,0 +1,212 @@
+// Two node sessions connected by an in-memory byte stream: set-up, sealed
+// envelopes, and every way a peer can misbehave on the wire.
+
+#include "actors/transport/session.hpp"
+
+#include <algorithm>
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+namespace skep::transport {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct node {
+  std::string id;
+  ca::keypair key = ca::keypair::generate();
+  std::vector<uint8_t> cert;
+};
+
+class Session2 : public ::testing::Test {
+ protected:
+  node make_node(const std::string& id, ca::node_role role) {
+    node n;
+    n.id = id;
+    ca::certificate_fields f;
+    f.node_id = id;
+    f.role = role;
+    f.node_key = n.key.public_part;
+    f.issued_at = now - 1h;
+    f.expires_at = now + 24h;
+    n.cert = ca::issue_certificate(ca_key, f);
+    return n;
+  }
+
+  session::options options_for(const node& n, side s) {
+    session::options o;
+    o.handshake.role = s;
+    o.handshake.identity = &n.key;
+    o.handshake.certificate = n.cert;
+    o.handshake.policy.ca_key = ca_key.public_part;
+    o.handshake.policy.now = now;
+    o.max_frame_bytes = 64 * 1024;
+    return o;
+  }
+
+  /// Delivers `bytes` to `to` in 7-byte pieces (the worst realistic split),
+  /// recording them on the wire; returns what `to` produced, or its failure.
+  result<session::output> deliver(session& to,
+                                  const std::vector<uint8_t>& bytes) {
+    wire.insert(wire.end(), bytes.begin(), bytes.end());
+    session::output all;
+    for (size_t off = 0; off < bytes.size(); off += 7) {
+      auto n = std::min<size_t>(7, bytes.size() - off);
+      auto out = to.on_bytes(bytes.data() + off, n);
+      if (!out)
+        return out;
+      all.to_send.insert(all.to_send.end(), out->to_send.begin(),
+                         out->to_send.end());
+      for (auto& e : out->received)
+        all.received.push_back(std::move(e));
+    }
+    return all;
+  }
+
+  /// Runs both sessions until neither has anything to send.
+  result<void> connect(session& client, session& server) {
+    auto to_server = client.start();
+    server.start();
+    for (int i = 0; i < 10 && !to_server.empty(); ++i) {
+      auto s = deliver(server, to_server);
+      if (!s)
+        return std::move(s).error();
+      auto c = deliver(client, s->to_send);
+      if (!c)
+        return std::move(c).error();
+      to_server = c->to_send;
+    }
+    return {};
+  }
+
+  envelope control_from(const node& sender, const std::string& marker) {
+    capnp::MallocMessageBuilder b;
+    auto req = b.initRoot<schema::control::Request>();
+    req.setInfo();
+    auto env = make_control_request_envelope(
+      7, {sender.id, marker}, {"", "controlapi"}, control_request::from(b));
+    return env;
+  }
+
+  ca::time_point now = std::chrono::system_clock::now();
+  ca::keypair ca_key = ca::keypair::generate();
+  std::vector<uint8_t> wire;
+};
+
+bool on_wire(const std::vector<uint8_t>& wire, const std::string& s) {
+  return std::search(wire.begin(), wire.end(), s.begin(), s.end())
+         != wire.end();
+}
+
+TEST_F(Session2, ManagersExchangeEnvelopesAndNothingLeaksOnTheWire) {
+  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
+  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
+  session client{options_for(a, side::client)};
+  session server{options_for(b, side::server)};
+  ASSERT_TRUE(connect(client, server));
+  ASSERT_TRUE(client.established() && server.established());
+  EXPECT_EQ(server.peer().node_id, a.id);
+  const std::string marker = "MARKER-4c1d-never-in-clear";
+  for (int i = 0; i < 5; ++i) {
+    auto sealed = client.seal(control_from(a, marker));
+    ASSERT_TRUE(sealed);
+    auto got = deliver(server, *sealed);
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_EQ(got->received.size(), 1u);
+    EXPECT_EQ(std::string{got->received[0].root().getSender().getName().cStr()},
+              marker);
+  }
+  auto back = server.seal(control_from(b, marker));
+  ASSERT_TRUE(back);
+  auto got_back = deliver(client, *back);
+  ASSERT_TRUE(got_back && got_back->received.size() == 1);
+  EXPECT_FALSE(on_wire(wire, marker));
+  EXPECT_FALSE(on_wire(wire, a.id));
+  EXPECT_FALSE(on_wire(wire, b.id));
+}
+
+TEST_F(Session2, ReplayedFrameDropsTheSession) {
+  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
+  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
+  session client{options_for(a, side::client)};
+  session server{options_for(b, side::server)};
+  ASSERT_TRUE(connect(client, server));
+  auto sealed = client.seal(control_from(a, "pay"));
+  ASSERT_TRUE(deliver(server, *sealed));
+  auto replay = deliver(server, *sealed);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code, errc::permission_denied);
+  // Dropped means dropped: nothing more is accepted.
+  auto next = client.seal(control_from(a, "more"));
+  EXPECT_FALSE(deliver(server, *next));
+}
+
+TEST_F(Session2, OversizedLengthIsRefusedFromTheHeader) {
+  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
+  session server{options_for(b, side::server)};
+  server.start();
+  std::vector<uint8_t> header{0x7f, 0xff, 0xff, 0xff};
+  auto out = server.on_bytes(header.data(), header.size());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, errc::frame_too_large);
+}
+
+TEST_F(Session2, GarbageBeforeTheHandshakeIsRefused) {
+  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
+  session server{options_for(b, side::server)};
+  server.start();
+  auto junk = make_frame(std::vector<uint8_t>(48, 0x5a));
+  auto out = server.on_bytes(junk.data(), junk.size());
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().message.find("handshake failed"), std::string::npos);
+}
+
+TEST_F(Session2, WorkerMayNotSendControlMessages) {
+  auto w = make_node("worker-w-wwwwwwwwwwwwwwww", ca::node_role::worker);
+  auto m = make_node("manager-m-mmmmmmmmmmmmmmm", ca::node_role::manager);
+  session client{options_for(w, side::client)};
+  session server{options_for(m, side::server)};
+  ASSERT_TRUE(connect(client, server));
+  auto sealed = client.seal(control_from(w, "x"));
+  auto got = deliver(server, *sealed);
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message.find("only managers"), std::string::npos);
+}
+
+TEST_F(Session2, PeerCannotSpeakForAnotherNode) {
+  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
+  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
+  auto c = make_node("manager-c-ccccccccccccccc", ca::node_role::manager);
+  session client{options_for(a, side::client)};
+  session server{options_for(b, side::server)};
+  ASSERT_TRUE(connect(client, server));
+  auto sealed = client.seal(control_from(c, "spoof")); // claims to be c
+  auto got = deliver(server, *sealed);
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message.find("claiming to come from"),
+            std::string::npos);
+}
+
+TEST_F(Session2, NothingCanBeSentBeforeTheSessionIsUp) {
+  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
+  session client{options_for(a, side::client)};
+  client.start();
+  auto sealed = client.seal(control_from(a, "early"));
+  ASSERT_FALSE(sealed);
+  EXPECT_EQ(sealed.error().code, errc::unavailable);
+}
+
+TEST_F(Session2, EnvelopeLargerThanTheFrameLimitIsRefusedBeforeSealing) {
+  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
+  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
+  session client{options_for(a, side::client)};
+  session server{options_for(b, side::server)};
+  ASSERT_TRUE(connect(client, server));
+  auto sealed = client.seal(control_from(a, std::string(100 * 1024, 'x')));
+  ASSERT_FALSE(sealed);
+  EXPECT_EQ(sealed.error().code, errc::frame_too_large);
+}
+
+} // namespace
+} // namespace skep::transport
