@@ -243,11 +243,19 @@ void core::handle_append_reply(const message& msg) {
   pr.next = std::max(pr.next, msg.index + 1);
   if (maybe_commit())
     broadcast_append();
-  while (send_append(msg.from, pr, false)) {
-    if (pr.mode != replication_mode::replicate)
+  // Committing may have ended this member's leadership (its own removal) or
+  // dropped the peer, which invalidates `pr`: look the peer up again.
+  if (role_ != raft::role::leader)
+    return;
+  it = progress_.find(msg.from);
+  if (it == progress_.end())
+    return;
+  auto& current = it->second;
+  while (send_append(msg.from, current, false)) {
+    if (current.mode != replication_mode::replicate)
       break;
   }
-  check_transfer_progress(msg.from, pr);
+  check_transfer_progress(msg.from, current);
 }
 
 void core::handle_heartbeat(const message& msg) {
