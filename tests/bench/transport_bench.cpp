@@ -40,6 +40,23 @@ stats summarize(std::vector<double> us, double seconds) {
           static_cast<double>(us.size()) / seconds};
 }
 
+/// Runs `one_round_trip` `round_trips` times and summarizes the latencies.
+template <class F>
+stats time_round_trips(int round_trips, F&& one_round_trip) {
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(round_trips));
+  auto t0 = clock_type::now();
+  for (int i = 0; i < round_trips; ++i) {
+    auto start = clock_type::now();
+    one_round_trip();
+    us.push_back(
+      std::chrono::duration<double, std::micro>(clock_type::now() - start)
+        .count());
+  }
+  auto seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  return summarize(std::move(us), seconds);
+}
+
 // A connected loopback pair: {client fd, server fd}.
 std::pair<int, int> loopback_pair() {
   int listener = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -132,23 +149,15 @@ stats run_sealed(int round_trips) {
   while (!a.established())
     send_bytes(fa, pump(fa, a).to_send);
   auto request = request_from("bench-node-a");
-  std::vector<double> us;
-  us.reserve(static_cast<size_t>(round_trips));
-  auto t0 = clock_type::now();
-  for (int i = 0; i < round_trips; ++i) {
-    auto start = clock_type::now();
+  auto result = time_round_trips(round_trips, [&, fa = fa] {
     send_bytes(fa, *a.seal(request));
     while (pump(fa, a).received.empty()) {
     }
-    us.push_back(
-      std::chrono::duration<double, std::micro>(clock_type::now() - start)
-        .count());
-  }
-  auto seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  });
   echo.join();
   ::close(fa);
   ::close(fb);
-  return summarize(std::move(us), seconds);
+  return result;
 }
 
 // The same exchange with plain frames: decode with limits, no crypto.
@@ -173,21 +182,14 @@ stats run_unsealed(int round_trips) {
   });
   frame_reader reader{4 << 20};
   auto request = request_from("bench-node-a");
-  std::vector<double> us;
-  auto t0 = clock_type::now();
-  for (int i = 0; i < round_trips; ++i) {
-    auto start = clock_type::now();
+  auto result = time_round_trips(round_trips, [&, fa = fa] {
     send_bytes(fa, frame_envelope(request));
     roundtrip_read(fa, reader);
-    us.push_back(
-      std::chrono::duration<double, std::micro>(clock_type::now() - start)
-        .count());
-  }
-  auto seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  });
   echo.join();
   ::close(fa);
   ::close(fb);
-  return summarize(std::move(us), seconds);
+  return result;
 }
 
 } // namespace

@@ -113,6 +113,24 @@ class RaftActor : public test::actor_fixture {
     run();
   }
 
+  /// Starts member 1 alone over the SQLite file at `path`, bootstrapping the
+  /// file when it is new.
+  void start_sqlite_member(const std::string& path) {
+    auto storage = sqlite_storage::open(path);
+    ASSERT_TRUE(storage) << storage.error().message;
+    if ((*storage)->snapshot_metadata().config.voters.empty())
+      bootstrap(**storage, configuration{{1}, {}});
+    add_member(1, std::move(*storage));
+    run();
+  }
+
+  /// Stops member `id` and forgets it, as a process exit would.
+  void stop_member(node_id id) {
+    caf::anon_send_exit(net->members.at(id), caf::exit_reason::user_shutdown);
+    run();
+    net->members.erase(id);
+  }
+
   status status_of(node_id id) {
     auto st = request<status>(net->members.at(id), atom::status_v);
     return st ? *st : status{};
@@ -246,24 +264,12 @@ TEST_F(RaftActor, StorageFailureStopsTheMemberAndFailsItsRequests) {
 TEST_F(RaftActor, MemberOverSqliteKeepsItsLogAcrossRestart) {
   test::temp_dir dir;
   auto path = dir.path() + "/raft.db";
-  {
-    auto storage = sqlite_storage::open(path);
-    ASSERT_TRUE(storage) << storage.error().message;
-    bootstrap(**storage, configuration{{1}, {}});
-    add_member(1, std::move(*storage));
-    run();
-    ASSERT_EQ(await_leader(), 1u);
-    ASSERT_TRUE(propose(1, "durable").ok);
-    caf::anon_send_exit(net->members.at(1), caf::exit_reason::user_shutdown);
-    run();
-    net->members.erase(1);
-  }
-  auto storage = sqlite_storage::open(path);
-  ASSERT_TRUE(storage) << storage.error().message;
-  auto term_before = (*storage)->load_hard_state().term;
-  EXPECT_GT(term_before, 0u);
-  add_member(1, std::move(*storage));
-  run();
+  ASSERT_NO_FATAL_FAILURE(start_sqlite_member(path));
+  ASSERT_EQ(await_leader(), 1u);
+  ASSERT_TRUE(propose(1, "durable").ok);
+  auto term_before = status_of(1).term;
+  stop_member(1);
+  ASSERT_NO_FATAL_FAILURE(start_sqlite_member(path));
   ASSERT_EQ(await_leader(), 1u);
   EXPECT_GT(status_of(1).term, term_before);
   // The committed entry is handed to the state machine again on start.
@@ -320,21 +326,13 @@ TEST_F(RaftActor, RemovingTheLastVoterIsRefused) {
 TEST_F(RaftActor, TamperedSqliteLogIsFoundAtStartAndOnRequest) {
   test::temp_dir dir;
   auto path = dir.path() + "/raft.db";
-  {
-    auto storage = sqlite_storage::open(path);
-    ASSERT_TRUE(storage) << storage.error().message;
-    bootstrap(**storage, configuration{{1}, {}});
-    add_member(1, std::move(*storage));
-    run();
-    ASSERT_EQ(await_leader(), 1u);
-    for (auto text : {"a", "b", "c"})
-      ASSERT_TRUE(propose(1, text).ok);
-    auto verified = request<outcome>(net->members.at(1), atom::verify_v);
-    ASSERT_TRUE(verified && verified->ok);
-    caf::anon_send_exit(net->members.at(1), caf::exit_reason::user_shutdown);
-    run();
-    net->members.erase(1);
-  }
+  ASSERT_NO_FATAL_FAILURE(start_sqlite_member(path));
+  ASSERT_EQ(await_leader(), 1u);
+  for (auto text : {"a", "b", "c"})
+    ASSERT_TRUE(propose(1, text).ok);
+  auto intact = request<outcome>(net->members.at(1), atom::verify_v);
+  ASSERT_TRUE(intact && intact->ok);
+  stop_member(1);
   // Someone edits the second entry on disk, keeping its stored hash.
   {
     sqlite3* db = nullptr;
@@ -345,10 +343,7 @@ TEST_F(RaftActor, TamperedSqliteLogIsFoundAtStartAndOnRequest) {
     EXPECT_EQ(sqlite3_changes(db), 1);
     sqlite3_close(db);
   }
-  auto storage = sqlite_storage::open(path);
-  ASSERT_TRUE(storage);
-  add_member(1, std::move(*storage));
-  run();
+  ASSERT_NO_FATAL_FAILURE(start_sqlite_member(path));
   auto st = status_of(1);
   EXPECT_NE(st.chain_fault.find("2"), std::string::npos) << st.chain_fault;
   // It neither leads nor votes, however long it waits.

@@ -21,6 +21,18 @@ struct node {
 
 class Session2 : public ::testing::Test {
  protected:
+  Session2()
+    : a(make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager)),
+      b(make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager)) {}
+
+  /// Connects manager a (client) to manager b (server).
+  void connect_ab() {
+    client.emplace(options_for(a, side::client));
+    server.emplace(options_for(b, side::server));
+    auto outcome = connect(*client, *server);
+    ASSERT_TRUE(outcome) << outcome.error().message;
+  }
+
   node make_node(const std::string& id, ca::node_role role) {
     node n;
     n.id = id;
@@ -92,6 +104,8 @@ class Session2 : public ::testing::Test {
   ca::time_point now = std::chrono::system_clock::now();
   ca::keypair ca_key = ca::keypair::generate();
   std::vector<uint8_t> wire;
+  node a, b;
+  std::optional<session> client, server;
 };
 
 bool on_wire(const std::vector<uint8_t>& wire, const std::string& s) {
@@ -100,26 +114,22 @@ bool on_wire(const std::vector<uint8_t>& wire, const std::string& s) {
 }
 
 TEST_F(Session2, ManagersExchangeEnvelopesAndNothingLeaksOnTheWire) {
-  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
-  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
-  session client{options_for(a, side::client)};
-  session server{options_for(b, side::server)};
-  ASSERT_TRUE(connect(client, server));
-  ASSERT_TRUE(client.established() && server.established());
-  EXPECT_EQ(server.peer().node_id, a.id);
+  ASSERT_NO_FATAL_FAILURE(connect_ab());
+  ASSERT_TRUE(client->established() && server->established());
+  EXPECT_EQ(server->peer().node_id, a.id);
   const std::string marker = "MARKER-4c1d-never-in-clear";
   for (int i = 0; i < 5; ++i) {
-    auto sealed = client.seal(control_from(a, marker));
+    auto sealed = client->seal(control_from(a, marker));
     ASSERT_TRUE(sealed);
-    auto got = deliver(server, *sealed);
+    auto got = deliver(*server, *sealed);
     ASSERT_TRUE(got) << got.error().message;
     ASSERT_EQ(got->received.size(), 1u);
     EXPECT_EQ(std::string{got->received[0].root().getSender().getName().cStr()},
               marker);
   }
-  auto back = server.seal(control_from(b, marker));
+  auto back = server->seal(control_from(b, marker));
   ASSERT_TRUE(back);
-  auto got_back = deliver(client, *back);
+  auto got_back = deliver(*client, *back);
   ASSERT_TRUE(got_back && got_back->received.size() == 1);
   EXPECT_FALSE(on_wire(wire, marker));
   EXPECT_FALSE(on_wire(wire, a.id));
@@ -127,37 +137,31 @@ TEST_F(Session2, ManagersExchangeEnvelopesAndNothingLeaksOnTheWire) {
 }
 
 TEST_F(Session2, ReplayedFrameDropsTheSession) {
-  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
-  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
-  session client{options_for(a, side::client)};
-  session server{options_for(b, side::server)};
-  ASSERT_TRUE(connect(client, server));
-  auto sealed = client.seal(control_from(a, "pay"));
-  ASSERT_TRUE(deliver(server, *sealed));
-  auto replay = deliver(server, *sealed);
+  ASSERT_NO_FATAL_FAILURE(connect_ab());
+  auto sealed = client->seal(control_from(a, "pay"));
+  ASSERT_TRUE(deliver(*server, *sealed));
+  auto replay = deliver(*server, *sealed);
   ASSERT_FALSE(replay);
   EXPECT_EQ(replay.error().code, errc::permission_denied);
   // Dropped means dropped: nothing more is accepted.
-  auto next = client.seal(control_from(a, "more"));
-  EXPECT_FALSE(deliver(server, *next));
+  auto next = client->seal(control_from(a, "more"));
+  EXPECT_FALSE(deliver(*server, *next));
 }
 
 TEST_F(Session2, OversizedLengthIsRefusedFromTheHeader) {
-  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
-  session server{options_for(b, side::server)};
-  server.start();
+  session lone_server{options_for(b, side::server)};
+  lone_server.start();
   std::vector<uint8_t> header{0x7f, 0xff, 0xff, 0xff};
-  auto out = server.on_bytes(header.data(), header.size());
+  auto out = lone_server.on_bytes(header.data(), header.size());
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code, errc::frame_too_large);
 }
 
 TEST_F(Session2, GarbageBeforeTheHandshakeIsRefused) {
-  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
-  session server{options_for(b, side::server)};
-  server.start();
+  session lone_server{options_for(b, side::server)};
+  lone_server.start();
   auto junk = make_frame(std::vector<uint8_t>(48, 0x5a));
-  auto out = server.on_bytes(junk.data(), junk.size());
+  auto out = lone_server.on_bytes(junk.data(), junk.size());
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().message.find("handshake failed"), std::string::npos);
 }
@@ -165,45 +169,36 @@ TEST_F(Session2, GarbageBeforeTheHandshakeIsRefused) {
 TEST_F(Session2, WorkerMayNotSendControlMessages) {
   auto w = make_node("worker-w-wwwwwwwwwwwwwwww", ca::node_role::worker);
   auto m = make_node("manager-m-mmmmmmmmmmmmmmm", ca::node_role::manager);
-  session client{options_for(w, side::client)};
-  session server{options_for(m, side::server)};
-  ASSERT_TRUE(connect(client, server));
-  auto sealed = client.seal(control_from(w, "x"));
-  auto got = deliver(server, *sealed);
+  session lone_client{options_for(w, side::client)};
+  session lone_server{options_for(m, side::server)};
+  ASSERT_TRUE(connect(lone_client, lone_server));
+  auto sealed = lone_client.seal(control_from(w, "x"));
+  auto got = deliver(lone_server, *sealed);
   ASSERT_FALSE(got);
   EXPECT_NE(got.error().message.find("only managers"), std::string::npos);
 }
 
 TEST_F(Session2, PeerCannotSpeakForAnotherNode) {
-  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
-  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
   auto c = make_node("manager-c-ccccccccccccccc", ca::node_role::manager);
-  session client{options_for(a, side::client)};
-  session server{options_for(b, side::server)};
-  ASSERT_TRUE(connect(client, server));
-  auto sealed = client.seal(control_from(c, "spoof")); // claims to be c
-  auto got = deliver(server, *sealed);
+  ASSERT_NO_FATAL_FAILURE(connect_ab());
+  auto sealed = client->seal(control_from(c, "spoof")); // claims to be c
+  auto got = deliver(*server, *sealed);
   ASSERT_FALSE(got);
   EXPECT_NE(got.error().message.find("claiming to come from"),
             std::string::npos);
 }
 
 TEST_F(Session2, NothingCanBeSentBeforeTheSessionIsUp) {
-  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
-  session client{options_for(a, side::client)};
-  client.start();
-  auto sealed = client.seal(control_from(a, "early"));
+  session lone_client{options_for(a, side::client)};
+  lone_client.start();
+  auto sealed = lone_client.seal(control_from(a, "early"));
   ASSERT_FALSE(sealed);
   EXPECT_EQ(sealed.error().code, errc::unavailable);
 }
 
 TEST_F(Session2, EnvelopeLargerThanTheFrameLimitIsRefusedBeforeSealing) {
-  auto a = make_node("manager-a-aaaaaaaaaaaaaaa", ca::node_role::manager);
-  auto b = make_node("manager-b-bbbbbbbbbbbbbbb", ca::node_role::manager);
-  session client{options_for(a, side::client)};
-  session server{options_for(b, side::server)};
-  ASSERT_TRUE(connect(client, server));
-  auto sealed = client.seal(control_from(a, std::string(100 * 1024, 'x')));
+  ASSERT_NO_FATAL_FAILURE(connect_ab());
+  auto sealed = client->seal(control_from(a, std::string(100 * 1024, 'x')));
   ASSERT_FALSE(sealed);
   EXPECT_EQ(sealed.error().code, errc::frame_too_large);
 }
