@@ -25,3 +25,15 @@ struct Certificate {
   body @0 :Data;       # a serialized CertificateBody, signed exactly as is
   signature @1 :Data;  # Ed25519 signature of `body` by the CA, 64 bytes
 }
+
+# A node asks the CA for a certificate: on joining (over a session opened
+# with a join token) or to renew the one it has. Who asks, with which key
+# and in which role, comes from the authenticated session, never from here.
+struct CertificateRequest {
+  hostname @0 :Text;  # for the operator's node list
+}
+
+struct CertificateReply {
+  certificate @0 :Data;  # a Certificate for the asking node
+  caPublicKey @1 :Data;  # the cluster CA's Ed25519 key, 32 bytes
+}

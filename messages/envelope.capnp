@@ -8,6 +8,8 @@ $Cxx.namespace("skep::schema");
 
 using Common = import "/messages/common.capnp";
 using Control = import "/messages/control.capnp";
+using Ca = import "/messages/ca.capnp";
+using Diag = import "/messages/diag.capnp";
 
 struct Envelope {
   protocolVersion @0 :UInt16;     # wire protocol version; see codec.hpp
@@ -19,6 +21,10 @@ struct Envelope {
     error @5 :Common.Error;              # the envelope itself was refused
     controlRequest @6 :Control.Request;  # a client asks a node
     controlReply @7 :Control.Reply;      # the node answers
+    ping @8 :Diag.Ping;                  # a round trip between nodes
+    pong @9 :Diag.Pong;                  # the answer to a ping
+    certificateRequest @10 :Ca.CertificateRequest;  # join or renew
+    certificateReply @11 :Ca.CertificateReply;      # the CA answers
   }
 
   enum Kind {

@@ -16,6 +16,27 @@ void set_ref(schema::ActorRef::Builder out, const actor_ref& ref) {
 
 } // namespace
 
+envelope restamp(const envelope& env, schema::Envelope::Kind kind,
+                 uint64_t correlation_id, const actor_ref& sender,
+                 const actor_ref& target) {
+  capnp::MallocMessageBuilder builder;
+  builder.setRoot(env.root());
+  auto out = builder.getRoot<schema::Envelope>();
+  out.setProtocolVersion(protocol_version);
+  set_ref(out.initSender(), sender);
+  set_ref(out.initTarget(), target);
+  out.setCorrelationId(correlation_id);
+  out.setKind(kind);
+  return envelope::from(builder);
+}
+
+actor_ref to_actor_ref(schema::ActorRef::Reader ref) {
+  auto node = ref.getNodeId();
+  auto name = ref.getName();
+  return actor_ref{std::string(node.begin(), node.size()),
+                   std::string(name.begin(), name.size())};
+}
+
 envelope make_control_request_envelope(uint64_t correlation_id,
                                        const actor_ref& sender,
                                        const actor_ref& target,
@@ -96,6 +117,10 @@ result<void> check_envelope(const envelope& env) {
   case schema::Envelope::Body::ERROR:
   case schema::Envelope::Body::CONTROL_REQUEST:
   case schema::Envelope::Body::CONTROL_REPLY:
+  case schema::Envelope::Body::PING:
+  case schema::Envelope::Body::PONG:
+  case schema::Envelope::Body::CERTIFICATE_REQUEST:
+  case schema::Envelope::Body::CERTIFICATE_REPLY:
     return {};
   }
   return fail(errc::unsupported,

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include <capnp/message.h>
+
 namespace skep {
 
 /// The wire protocol version this build speaks. A peer sending another
@@ -25,6 +27,33 @@ struct actor_ref {
   std::string node_id;
   std::string name;
 };
+
+/// Builds an envelope with the given header; `fill` writes the body through
+/// a schema::Envelope::Body::Builder.
+template <class Fill>
+envelope make_envelope(schema::Envelope::Kind kind, uint64_t correlation_id,
+                       const actor_ref& sender, const actor_ref& target,
+                       Fill&& fill) {
+  capnp::MallocMessageBuilder builder;
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setProtocolVersion(protocol_version);
+  env.getSender().setNodeId(sender.node_id);
+  env.getSender().setName(sender.name);
+  env.getTarget().setNodeId(target.node_id);
+  env.getTarget().setName(target.name);
+  env.setCorrelationId(correlation_id);
+  env.setKind(kind);
+  fill(env.getBody());
+  return envelope::from(builder);
+}
+
+/// A copy of `env` with a new header and the same body.
+envelope restamp(const envelope& env, schema::Envelope::Kind kind,
+                 uint64_t correlation_id, const actor_ref& sender,
+                 const actor_ref& target);
+
+/// Reads an envelope's sender or target.
+actor_ref to_actor_ref(schema::ActorRef::Reader ref);
 
 /// Builds a request envelope carrying `request` from `sender` to `target`.
 envelope make_control_request_envelope(uint64_t correlation_id,

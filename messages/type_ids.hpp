@@ -62,4 +62,24 @@ CAF_ADD_ATOM(skep, skep::atom, apply, "apply")
 CAF_ADD_ATOM(skep, skep::atom, restore, "restore")
 CAF_ADD_ATOM(skep, skep::atom, verify, "verify")
 
+// Transport: peers, local routes, remote sends and calls, fault injection.
+CAF_ADD_ATOM(skep, skep::atom, peer, "peer")
+CAF_ADD_ATOM(skep, skep::atom, forget, "forget")
+CAF_ADD_ATOM(skep, skep::atom, route, "route")
+CAF_ADD_ATOM(skep, skep::atom, send, "send")
+CAF_ADD_ATOM(skep, skep::atom, call, "call")
+CAF_ADD_ATOM(skep, skep::atom, fault, "fault")
+CAF_ADD_ATOM(skep, skep::atom, heal, "heal")
+CAF_ADD_ATOM(skep, skep::atom, revoke, "revoke")
+CAF_ADD_ATOM(skep, skep::atom, certify, "certify")
+CAF_ADD_ATOM(skep, skep::atom, expire, "expire")
+CAF_ADD_ATOM(skep, skep::atom, redial, "redial")
+CAF_ADD_ATOM(skep, skep::atom, dialed, "dialed")
+CAF_ADD_ATOM(skep, skep::atom, deadline, "deadline")
+CAF_ADD_ATOM(skep, skep::atom, delayed, "delayed")
+
+// CA: join tokens.
+CAF_ADD_ATOM(skep, skep::atom, tokens, "tokens")
+CAF_ADD_ATOM(skep, skep::atom, rotate, "rotate")
+
 CAF_END_TYPE_ID_BLOCK(skep)

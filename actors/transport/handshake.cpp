@@ -34,25 +34,24 @@ const char* label_of(side s) {
   return s == side::client ? "client" : "server";
 }
 
-// What each side signs: its label, then BLAKE2b-256 of both Hellos in
-// client-then-server order.
-std::vector<uint8_t>
-signed_transcript(side signer, const std::vector<uint8_t>& client_hello,
-                  const std::vector<uint8_t>& server_hello) {
-  std::array<uint8_t, 32> digest{};
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, nullptr, 0, digest.size());
-  static constexpr uint8_t context[] = "skep transport v1";
-  crypto_generichash_update(&st, context, sizeof(context));
-  crypto_generichash_update(&st, client_hello.data(), client_hello.size());
-  crypto_generichash_update(&st, server_hello.data(), server_hello.size());
-  crypto_generichash_final(&st, digest.data(), digest.size());
+// What each side signs: its label, then the transcript hash.
+std::vector<uint8_t> signed_transcript(side signer,
+                                       const std::array<uint8_t, 32>& digest) {
   const char* label = label_of(signer);
   auto label_size = std::strlen(label);
   std::vector<uint8_t> out(label_size + digest.size());
   std::memcpy(out.data(), label, label_size);
   std::memcpy(out.data() + label_size, digest.data(), digest.size());
   return out;
+}
+
+bool valid_node_id(std::string_view id) {
+  if (id.empty() || id.size() > 64)
+    return false;
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-'))
+      return false;
+  return true;
 }
 
 std::vector<uint8_t> encode(capnp::MallocMessageBuilder& builder) {
@@ -75,6 +74,24 @@ handshake::~handshake() {
   sodium_memzero(tx_.data(), tx_.size());
 }
 
+// BLAKE2b-256 of both Hellos in client-then-server order: what both sides
+// sign, and the challenge a joining node's token proof answers.
+std::array<uint8_t, 32> handshake::transcript_digest() const {
+  const auto& client_hello
+    = opts_.role == side::client ? own_hello_ : peer_hello_;
+  const auto& server_hello
+    = opts_.role == side::server ? own_hello_ : peer_hello_;
+  std::array<uint8_t, 32> digest{};
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, digest.size());
+  static constexpr uint8_t context[] = "skep transport v1";
+  crypto_generichash_update(&st, context, sizeof(context));
+  crypto_generichash_update(&st, client_hello.data(), client_hello.size());
+  crypto_generichash_update(&st, server_hello.data(), server_hello.size());
+  crypto_generichash_final(&st, digest.data(), digest.size());
+  return digest;
+}
+
 std::vector<uint8_t> handshake::make_hello() {
   capnp::MallocMessageBuilder builder;
   auto hello = builder.initRoot<schema::transport::Handshake>().initHello();
@@ -83,6 +100,7 @@ std::vector<uint8_t> handshake::make_hello() {
   std::array<uint8_t, 32> nonce{};
   randombytes_buf(nonce.data(), nonce.size());
   hello.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+  hello.setJoin(opts_.role == side::client && opts_.join.has_value());
   return encode(builder);
 }
 
@@ -157,6 +175,12 @@ handshake::on_hello(const uint8_t* frame, size_t size) {
   if (peer_kx.size() != crypto_kx_PUBLICKEYBYTES
       || hello.getNonce().size() != 32)
     return refused("the peer's Hello has keys of the wrong size");
+  if (opts_.role == side::server && hello.getJoin()) {
+    if (!opts_.accept_join)
+      return refused("the peer wants to join, but this node is not a "
+                     "manager and accepts no joins");
+    peer_wants_join_ = true;
+  }
   peer_hello_.assign(frame, frame + size);
   int derived;
   if (opts_.role == side::server)
@@ -187,19 +211,29 @@ handshake::on_hello(const uint8_t* frame, size_t size) {
 std::vector<std::vector<uint8_t>> handshake::begin_stream() {
   sealed_channel::header header{};
   channel_.emplace(tx_, header);
-  const auto& client_hello
-    = opts_.role == side::client ? own_hello_ : peer_hello_;
-  const auto& server_hello
-    = opts_.role == side::server ? own_hello_ : peer_hello_;
-  auto transcript = signed_transcript(opts_.role, client_hello, server_hello);
+  auto digest = transcript_digest();
+  auto transcript = signed_transcript(opts_.role, digest);
   std::array<uint8_t, crypto_sign_BYTES> sig{};
   crypto_sign_detached(sig.data(), nullptr, transcript.data(),
                        transcript.size(), opts_.identity->secret_part.data());
   capnp::MallocMessageBuilder auth_builder;
   auto auth = auth_builder.initRoot<schema::transport::Auth>();
-  auth.setCertificate(
-    kj::arrayPtr(opts_.certificate.data(), opts_.certificate.size()));
   auth.setSignature(kj::arrayPtr(sig.data(), sig.size()));
+  if (opts_.role == side::client && opts_.join) {
+    auto claim = auth.initJoinClaim();
+    claim.setNodeId(opts_.node_id);
+    const auto& key = opts_.identity->public_part;
+    claim.setNodePublicKey(kj::arrayPtr(key.data(), key.size()));
+    auto proof
+      = ca::prove_token(*opts_.join, digest.data(), digest.size(), key);
+    claim.setTokenProof(kj::arrayPtr(proof.data(), proof.size()));
+  } else {
+    auth.setCertificate(
+      kj::arrayPtr(opts_.certificate.data(), opts_.certificate.size()));
+  }
+  if (peer_wants_join_)
+    auth.setCaPublicKey(
+      kj::arrayPtr(opts_.policy.ca_key.data(), opts_.policy.ca_key.size()));
   auto auth_bytes = auth_msg::from(auth_builder).encode();
   auto sealed = channel_->seal(auth_bytes.data(), auth_bytes.size());
 
@@ -218,24 +252,73 @@ result<void> handshake::check_auth(const std::vector<uint8_t>& auth_bytes) {
   if (!auth)
     return refused(
       fmt::format("unreadable credentials: {}", auth.error().message));
-  auto cert = auth->root().getCertificate();
+  auto root = auth->root();
+  auto digest = transcript_digest();
+  auto peer_side = opts_.role == side::client ? side::server : side::client;
+  auto transcript = signed_transcript(peer_side, digest);
+  auto sig = root.getSignature();
+  auto signed_by = [&](const ca::public_key& key) {
+    return sig.size() == crypto_sign_BYTES
+           && crypto_sign_verify_detached(sig.begin(), transcript.data(),
+                                          transcript.size(), key.data())
+                == 0;
+  };
+
+  if (peer_wants_join_) {
+    if (!root.hasJoinClaim())
+      return refused("the peer asked to join but sent no join claim");
+    auto claim = root.getJoinClaim();
+    join_claim judged;
+    auto id = claim.getNodeId();
+    judged.node_id.assign(id.begin(), id.size());
+    if (!valid_node_id(judged.node_id))
+      return refused("the joining node's id is empty, longer than 64 "
+                     "characters, or not made of [0-9a-z-]");
+    auto key = claim.getNodePublicKey();
+    auto proof = claim.getTokenProof();
+    if (key.size() != judged.node_key.size()
+        || proof.size() != judged.proof.size())
+      return refused("the join claim has keys of the wrong size");
+    std::memcpy(judged.node_key.data(), key.begin(), key.size());
+    std::memcpy(judged.proof.data(), proof.begin(), proof.size());
+    judged.challenge = digest;
+    if (!signed_by(judged.node_key))
+      return refused(fmt::format("joining node {} did not prove it holds "
+                                 "the key it names",
+                                 judged.node_id));
+    auto role = opts_.accept_join(judged);
+    if (!role)
+      return refused(role.error().message);
+    peer_ = ca::certificate_fields{};
+    peer_.node_id = judged.node_id;
+    peer_.role = *role;
+    peer_.node_key = judged.node_key;
+    peer_joining_ = true;
+    return {};
+  }
+
+  if (opts_.role == side::client && opts_.join) {
+    // Pin the CA: the key the server presents must have the token's digest.
+    auto ca_key = root.getCaPublicKey();
+    if (ca_key.size() != opts_.policy.ca_key.size())
+      return refused("the server sent no usable CA key to a joining node");
+    ca::public_key presented{};
+    std::memcpy(presented.data(), ca_key.begin(), ca_key.size());
+    if (ca::key_id_of(presented) != opts_.join->ca_digest)
+      return refused("the server's CA does not match the digest in the join "
+                     "token: wrong swarm, or someone in between");
+    opts_.policy.ca_key = presented;
+    opts_.policy.require_manager = true;
+  }
+
+  auto cert = root.getCertificate();
   auto fields = ca::verify_certificate(cert.begin(), cert.size(), opts_.policy);
   if (!fields)
     return refused(fields.error().message);
   if (opts_.expected_peer && fields->node_id != *opts_.expected_peer)
     return refused(fmt::format("dialed node {} but reached node {}",
                                *opts_.expected_peer, fields->node_id));
-  auto peer_side = opts_.role == side::client ? side::server : side::client;
-  const auto& client_hello
-    = opts_.role == side::client ? own_hello_ : peer_hello_;
-  const auto& server_hello
-    = opts_.role == side::server ? own_hello_ : peer_hello_;
-  auto transcript = signed_transcript(peer_side, client_hello, server_hello);
-  auto sig = auth->root().getSignature();
-  if (sig.size() != crypto_sign_BYTES
-      || crypto_sign_verify_detached(sig.begin(), transcript.data(),
-                                     transcript.size(), fields->node_key.data())
-           != 0)
+  if (!signed_by(fields->node_key))
     return refused(fmt::format("node {} did not prove it holds the key its "
                                "certificate names",
                                fields->node_id));

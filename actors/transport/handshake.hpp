@@ -1,11 +1,14 @@
 #pragma once
 
 #include "actors/ca/certificate.hpp"
+#include "actors/ca/join_token.hpp"
 #include "actors/ca/keys.hpp"
 #include "actors/transport/sealed_channel.hpp"
 #include "messages/result.hpp"
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +19,17 @@ namespace skep::transport {
 
 /// Which end of the TCP connection this node is.
 enum class side { client, server };
+
+/// What a joining node claims during the handshake, for the CA to judge.
+struct join_claim {
+  std::string node_id;
+  ca::public_key node_key{};
+  std::array<uint8_t, 32> challenge{}; ///< the transcript hash
+  ca::token_proof proof{};
+};
+
+/// Judges a join claim: the role the token grants, or why it is refused.
+using join_check = std::function<result<ca::node_role>(const join_claim&)>;
 
 /// What a node brings to a handshake.
 struct handshake_options {
@@ -30,6 +44,17 @@ struct handshake_options {
   ca::certificate_policy policy;
   /// When dialing a known node: its id, which the certificate must name.
   std::optional<std::string> expected_peer;
+
+  /// Client only: join the swarm with this token instead of presenting a
+  /// certificate. The server's CA key is then pinned by the token's digest
+  /// (policy.ca_key is ignored) and the server must be a manager.
+  std::optional<ca::join_token> join;
+  /// Client, with `join`: the id this node chose for itself.
+  std::string node_id;
+
+  /// Server only: accepts joining nodes when set (managers). The server
+  /// sends policy.ca_key to joining clients, so set it to the CA's key.
+  join_check accept_join;
 };
 
 /// Session set-up between two nodes, without I/O: feed it the peer's frames,
@@ -62,8 +87,16 @@ class handshake {
   /// True once both sides proved themselves.
   bool established() const noexcept { return step_ == step::established; }
 
-  /// The peer's certificate. Requires established().
+  /// The peer's certificate. Requires established(). For a joining peer
+  /// (peer_joining()) only node_id, role (granted by its token) and node_key
+  /// are set: it has no certificate yet.
   const ca::certificate_fields& peer() const { return peer_; }
+
+  /// Server: true when the peer joined with a token rather than a certificate.
+  bool peer_joining() const noexcept { return peer_joining_; }
+
+  /// Client, joining: the CA key the server presented, matching the token.
+  const ca::public_key& pinned_ca() const { return opts_.policy.ca_key; }
 
   /// Hands over the session. Requires established(); call once.
   sealed_channel take_channel();
@@ -93,7 +126,11 @@ class handshake {
   sealed_channel::key rx_{};
   sealed_channel::key tx_{};
   std::optional<sealed_channel> channel_;
+  std::array<uint8_t, 32> transcript_digest() const;
+
   ca::certificate_fields peer_;
+  bool peer_joining_ = false;
+  bool peer_wants_join_ = false; ///< server: the client's Hello asked to join
 };
 
 } // namespace skep::transport

@@ -12,32 +12,51 @@ void append_frame(std::vector<uint8_t>& out,
   out.insert(out.end(), framed.begin(), framed.end());
 }
 
+using body_kind = schema::Envelope::Body::Which;
+
 // Whether a body may come from a worker. Control traffic between nodes is
-// managers forwarding requests to the leader; workers have no business there.
-bool workers_may_send(schema::Envelope::Body::Which body) {
+// managers forwarding requests to the leader, and only a CA (on a manager)
+// hands out certificates; workers have no business there.
+bool workers_may_send(body_kind body) {
   switch (body) {
-  case schema::Envelope::Body::ERROR:
+  case body_kind::ERROR:
+  case body_kind::PING:
+  case body_kind::PONG:
+  case body_kind::CERTIFICATE_REQUEST:
     return true;
-  case schema::Envelope::Body::CONTROL_REQUEST:
-  case schema::Envelope::Body::CONTROL_REPLY:
+  case body_kind::CONTROL_REQUEST:
+  case body_kind::CONTROL_REPLY:
+  case body_kind::CERTIFICATE_REPLY:
     return false;
   }
   return false; // unknown bodies never get this far (check_envelope)
 }
 
+std::string_view text(capnp::Text::Reader t) {
+  return std::string_view(t.begin(), t.size());
+}
+
 } // namespace
 
-result<void> authorize(const ca::certificate_fields& peer,
+result<void> authorize(const ca::certificate_fields& peer, bool joining,
                        const envelope& env) {
   auto root = env.root();
-  auto sender = root.getSender().getNodeId();
-  if (std::string_view(sender.begin(), sender.size()) != peer.node_id)
+  auto sender = text(root.getSender().getNodeId());
+  if (sender != peer.node_id)
     return fail(errc::permission_denied,
                 fmt::format("node {} sent a message claiming to come from "
                             "node {}",
-                            peer.node_id,
-                            std::string(sender.begin(), sender.size())));
+                            peer.node_id, std::string(sender)));
   auto body = root.getBody().which();
+  if (joining) {
+    if (body != body_kind::CERTIFICATE_REQUEST
+        || text(root.getTarget().getName()) != "ca")
+      return fail(errc::permission_denied,
+                  fmt::format("node {} joined with a token and may only ask "
+                              "the CA for its certificate",
+                              peer.node_id));
+    return {};
+  }
   if (peer.role != ca::node_role::manager && !workers_may_send(body))
     return fail(errc::permission_denied,
                 fmt::format("worker {} may not send message type {}; only "
@@ -81,19 +100,25 @@ result<session::output> session::on_bytes(const uint8_t* data, size_t size) {
         append_frame(out.to_send, reply);
       if (handshake_.established()) {
         peer_ = handshake_.peer();
+        joining_ = handshake_.peer_joining();
         channel_.emplace(handshake_.take_channel());
       }
       continue;
     }
-    auto opened = channel_->open(bytes.data(), bytes.size());
-    if (!opened)
-      return drop(std::move(opened).error());
-    auto env = envelope::decode(opened->data(), opened->size(), limits);
+    result<envelope> env = fail(errc::internal, "unreachable");
+    if (opts_.seal_frames) {
+      auto opened = channel_->open(bytes.data(), bytes.size());
+      if (!opened)
+        return drop(std::move(opened).error());
+      env = envelope::decode(opened->data(), opened->size(), limits);
+    } else {
+      env = envelope::decode(bytes.data(), bytes.size(), limits);
+    }
     if (!env)
       return drop(std::move(env).error());
     if (auto checked = check_envelope(*env); !checked)
       return drop(std::move(checked).error());
-    if (auto allowed = authorize(peer_, *env); !allowed)
+    if (auto allowed = authorize(peer_, joining_, *env); !allowed)
       return drop(std::move(allowed).error());
     out.received.push_back(std::move(*env));
   }
@@ -108,6 +133,8 @@ result<std::vector<uint8_t>> session::seal(const envelope& env) {
                 fmt::format("message of {} bytes exceeds the frame limit of {} "
                             "bytes",
                             plain.size(), opts_.max_frame_bytes));
+  if (!opts_.seal_frames)
+    return make_frame(plain);
   auto sealed = channel_->seal(plain.data(), plain.size());
   return make_frame(sealed);
 }

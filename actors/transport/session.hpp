@@ -12,9 +12,12 @@
 namespace skep::transport {
 
 /// Checks what an authenticated peer may send: the envelope's sender must be
-/// the peer itself (no speaking for other nodes), and control messages (and,
-/// as they arrive, raft messages) only come from managers.
-result<void> authorize(const ca::certificate_fields& peer, const envelope& env);
+/// the peer itself (no speaking for other nodes); control messages (and, as
+/// they arrive, raft messages) and certificate replies only come from
+/// managers; a peer that joined with a token and has no certificate yet may
+/// only ask the "ca" actor for one.
+result<void> authorize(const ca::certificate_fields& peer, bool joining,
+                       const envelope& env);
 
 /// One connection to a peer node, without I/O: feed it the bytes the socket
 /// delivers, write the bytes it returns. It frames (4-byte length), runs the
@@ -27,6 +30,10 @@ class session {
     handshake_options handshake;
     /// Largest frame accepted from the peer, sealed overhead included.
     size_t max_frame_bytes = 4 * 1024 * 1024;
+    /// Benchmarks only, never a node setting: after the (still
+    /// authenticated) handshake, frames travel unsealed, to measure what
+    /// sealing costs. Both ends must agree or the session fails.
+    bool seal_frames = true;
   };
 
   /// What one call produced.
@@ -51,12 +58,19 @@ class session {
   /// The peer's certificate. Requires established().
   const ca::certificate_fields& peer() const { return peer_; }
 
+  /// True when the peer joined with a token and has no certificate yet.
+  bool peer_joining() const noexcept { return joining_; }
+
+  /// Joining client: the CA key pinned by the token. Requires established().
+  const ca::public_key& pinned_ca() const { return handshake_.pinned_ca(); }
+
  private:
   options opts_;
   frame_reader reader_;
   handshake handshake_;
   std::optional<sealed_channel> channel_;
   ca::certificate_fields peer_;
+  bool joining_ = false;
   bool failed_ = false;
 };
 

@@ -1,6 +1,7 @@
 // Session set-up between two nodes, driven in memory: both sides prove
 // their identity under the cluster CA, then exchange sealed frames.
 
+#include "actors/ca/authority.hpp"
 #include "actors/transport/handshake.hpp"
 #include "messages/message.hpp"
 #include "messages/transport.capnp.h"
@@ -400,6 +401,131 @@ TEST_F(Handshake, UnexpectedOrMalformedFramesAreRefused) {
       std::string::npos)
       << out.error().message;
   }
+}
+
+// Joining: the node has a token and no certificate.
+class JoinHandshake : public Handshake {
+ protected:
+  JoinHandshake()
+    : authority(ca::authority::create()),
+      manager(make_node("manager-node-aaaaaaaaaaaa", ca::node_role::manager,
+                        authority.key())) {}
+
+  handshake_options server_options() {
+    auto o = options(side::server, manager);
+    o.policy.ca_key = authority.public_part();
+    o.accept_join = [this](const join_claim& claim) -> result<ca::node_role> {
+      claims.push_back(claim);
+      return authority.check_join(claim.challenge.data(),
+                                  claim.challenge.size(), claim.node_key,
+                                  claim.proof);
+    };
+    return o;
+  }
+
+  handshake_options joiner_options(const ca::join_token& token) {
+    handshake_options o;
+    o.role = side::client;
+    o.identity = &joiner_key;
+    o.policy.now = now;
+    o.join = token;
+    o.node_id = "joiner-node-ccccccccccccc";
+    return o;
+  }
+
+  ca::authority authority;
+  node_identity manager;
+  ca::keypair joiner_key = ca::keypair::generate();
+  std::vector<join_claim> claims;
+};
+
+TEST_F(JoinHandshake, TokenGrantsItsRoleAndPinsTheCa) {
+  for (auto role : {ca::node_role::worker, ca::node_role::manager}) {
+    handshake client{joiner_options(authority.token(role))};
+    handshake server{server_options()};
+    auto outcome = run(client, server);
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    ASSERT_TRUE(server.established() && client.established());
+    EXPECT_TRUE(server.peer_joining());
+    EXPECT_EQ(server.peer().node_id, "joiner-node-ccccccccccccc");
+    EXPECT_EQ(server.peer().role, role);
+    EXPECT_EQ(server.peer().node_key, joiner_key.public_part);
+    EXPECT_EQ(client.peer().node_id, "manager-node-aaaaaaaaaaaa");
+    EXPECT_EQ(client.pinned_ca(), authority.public_part());
+  }
+  // The secret itself never crossed the wire.
+  auto secret
+    = ca::base32(authority.token(ca::node_role::worker).secret.data(), 20);
+  for (auto& f : wire) {
+    EXPECT_FALSE(contains(f, secret));
+    EXPECT_EQ(std::search(f.begin(), f.end(),
+                          authority.token(ca::node_role::worker).secret.begin(),
+                          authority.token(ca::node_role::worker).secret.end()),
+              f.end());
+  }
+}
+
+TEST_F(JoinHandshake, RotatedTokenIsRefusedByTheManager) {
+  auto old = authority.token(ca::node_role::worker);
+  authority.rotate(ca::node_role::worker);
+  handshake client{joiner_options(old)};
+  handshake server{server_options()};
+  auto outcome = run(client, server);
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("rotated"), std::string::npos)
+    << outcome.error().message;
+  EXPECT_FALSE(server.established());
+}
+
+TEST_F(JoinHandshake, TokenOfAnotherSwarmIsRefusedByTheJoiner) {
+  // The manager presents its CA, whose digest is not the token's.
+  auto other = ca::authority::create();
+  handshake client{joiner_options(other.token(ca::node_role::worker))};
+  handshake server{server_options()};
+  auto outcome = run(client, server);
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("does not match the digest"),
+            std::string::npos)
+    << outcome.error().message;
+  // The joiner stopped before proving anything to the impostor.
+  EXPECT_TRUE(claims.empty());
+}
+
+TEST_F(JoinHandshake, ServerOfTheRightCaButWorkerRoleIsRefused) {
+  auto worker = make_node("worker-node-bbbbbbbbbbbbb", ca::node_role::worker,
+                          authority.key());
+  auto o = server_options();
+  o.certificate = worker.cert;
+  o.identity = &worker.key;
+  handshake client{joiner_options(authority.token(ca::node_role::worker))};
+  handshake server{o};
+  auto outcome = run(client, server);
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("only managers"), std::string::npos)
+    << outcome.error().message;
+}
+
+TEST_F(JoinHandshake, NodeThatAcceptsNoJoinsRefusesTheHello) {
+  handshake client{joiner_options(authority.token(ca::node_role::worker))};
+  auto o = options(side::server, manager);
+  o.policy.ca_key = authority.public_part();
+  handshake server{o}; // no accept_join: a worker, say
+  auto outcome = run(client, server);
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("accepts no joins"), std::string::npos)
+    << outcome.error().message;
+}
+
+TEST_F(JoinHandshake, JoinerWithoutAClaimOrWithABadIdIsRefused) {
+  auto token = authority.token(ca::node_role::worker);
+  auto o = joiner_options(token);
+  o.node_id = "Not/A/Node";
+  handshake client{o};
+  handshake server{server_options()};
+  auto outcome = run(client, server);
+  ASSERT_FALSE(outcome);
+  EXPECT_NE(outcome.error().message.find("[0-9a-z-]"), std::string::npos)
+    << outcome.error().message;
 }
 
 } // namespace

@@ -203,5 +203,77 @@ TEST_F(Session2, EnvelopeLargerThanTheFrameLimitIsRefusedBeforeSealing) {
   EXPECT_EQ(sealed.error().code, errc::frame_too_large);
 }
 
+envelope body_from(const std::string& sender, const std::string& target,
+                   schema::Envelope::Body::Which which) {
+  return make_envelope(schema::Envelope::Kind::REQUEST, 1, {sender, "x"},
+                       {"", target}, [&](auto body) {
+                         switch (which) {
+                         case schema::Envelope::Body::PING:
+                           body.initPing();
+                           break;
+                         case schema::Envelope::Body::CERTIFICATE_REQUEST:
+                           body.initCertificateRequest();
+                           break;
+                         case schema::Envelope::Body::CERTIFICATE_REPLY:
+                           body.initCertificateReply();
+                           break;
+                         default:
+                           body.initControlRequest().setInfo();
+                         }
+                       });
+}
+
+TEST(Authorize, JoiningPeerMayOnlyAskTheCaForItsCertificate) {
+  ca::certificate_fields joiner;
+  joiner.node_id = "joiner";
+  joiner.role = ca::node_role::manager; // even a manager token
+  using body = schema::Envelope::Body;
+  EXPECT_TRUE(authorize(joiner, true,
+                        body_from("joiner", "ca", body::CERTIFICATE_REQUEST)));
+  auto other_actor = authorize(
+    joiner, true, body_from("joiner", "echo", body::CERTIFICATE_REQUEST));
+  ASSERT_FALSE(other_actor);
+  EXPECT_NE(other_actor.error().message.find("may only ask the CA"),
+            std::string::npos);
+  EXPECT_FALSE(authorize(joiner, true, body_from("joiner", "ca", body::PING)));
+  EXPECT_FALSE(
+    authorize(joiner, true, body_from("joiner", "ca", body::CONTROL_REQUEST)));
+  EXPECT_FALSE(authorize(
+    joiner, true, body_from("someone", "ca", body::CERTIFICATE_REQUEST)));
+}
+
+TEST(Authorize, WorkersPingAndRenewButNeverIssueOrControl) {
+  ca::certificate_fields worker;
+  worker.node_id = "w";
+  worker.role = ca::node_role::worker;
+  using body = schema::Envelope::Body;
+  EXPECT_TRUE(authorize(worker, false, body_from("w", "echo", body::PING)));
+  EXPECT_TRUE(
+    authorize(worker, false, body_from("w", "ca", body::CERTIFICATE_REQUEST)));
+  EXPECT_FALSE(
+    authorize(worker, false, body_from("w", "x", body::CERTIFICATE_REPLY)));
+  EXPECT_FALSE(
+    authorize(worker, false, body_from("w", "x", body::CONTROL_REQUEST)));
+  ca::certificate_fields manager = worker;
+  manager.role = ca::node_role::manager;
+  EXPECT_TRUE(
+    authorize(manager, false, body_from("w", "x", body::CERTIFICATE_REPLY)));
+  EXPECT_TRUE(
+    authorize(manager, false, body_from("w", "x", body::CONTROL_REQUEST)));
+}
+
+TEST_F(Session2, UnsealedFramesAreRefusedByASealedSession) {
+  auto plain = options_for(a, side::client);
+  plain.seal_frames = false;
+  client.emplace(plain);
+  server.emplace(options_for(b, side::server));
+  ASSERT_TRUE(connect(*client, *server));
+  const std::string marker = "MARKER-in-clear";
+  auto frame = client->seal(control_from(a, marker));
+  ASSERT_TRUE(frame);
+  EXPECT_TRUE(on_wire(*frame, marker)); // unsealed: the marker shows
+  EXPECT_FALSE(deliver(*server, *frame));
+}
+
 } // namespace
 } // namespace skep::transport
