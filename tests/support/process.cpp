@@ -116,20 +116,29 @@ command_result run_command(const std::vector<std::string>& argv,
   return res;
 }
 
-child_process::child_process(const std::vector<std::string>& argv) {
+child_process::child_process(const std::vector<std::string>& argv,
+                             bool with_stdin) {
   int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+  int in_pipe[2] = {-1, -1};
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0
+      || (with_stdin && ::pipe2(in_pipe, O_CLOEXEC) != 0))
     throw std::runtime_error("pipe failed");
   pid_ = ::fork();
   if (pid_ == 0) {
     int null_fd = ::open("/dev/null", O_RDWR);
-    ::dup2(null_fd, 0);
+    ::dup2(with_stdin ? in_pipe[0] : null_fd, 0);
     ::dup2(null_fd, 1);
     ::dup2(err_pipe[1], 2);
     exec_child(argv);
   }
   ::close(err_pipe[1]);
   err_fd_ = err_pipe[0];
+  if (with_stdin) {
+    // A child that died must not take the test with it when written to.
+    ::signal(SIGPIPE, SIG_IGN);
+    ::close(in_pipe[0]);
+    in_fd_ = in_pipe[1];
+  }
   pidfd_ = pidfd_open(pid_);
 }
 
@@ -140,6 +149,8 @@ child_process::~child_process() {
   }
   if (err_fd_ >= 0)
     ::close(err_fd_);
+  if (in_fd_ >= 0)
+    ::close(in_fd_);
   if (pidfd_ >= 0)
     ::close(pidfd_);
 }
@@ -169,6 +180,36 @@ bool child_process::wait_for_output(const std::string& needle,
     drain(ms_left(deadline));
   }
   return true;
+}
+
+void child_process::write_line(const std::string& line) {
+  if (in_fd_ < 0)
+    throw std::logic_error("the child was started without standard input");
+  auto text = line + "\n";
+  size_t off = 0;
+  while (off < text.size()) {
+    auto n = ::write(in_fd_, text.data() + off, text.size() - off);
+    if (n <= 0)
+      return; // the child is gone; its output will tell
+    off += static_cast<size_t>(n);
+  }
+}
+
+std::string child_process::line_with(const std::string& needle,
+                                     std::chrono::milliseconds timeout) {
+  if (!wait_for_output(needle, timeout))
+    return {};
+  // The line may still be arriving: wait for its end.
+  auto deadline = clock_type::now() + timeout;
+  auto at = output_.find(needle);
+  while (output_.find('\n', at) == std::string::npos && err_fd_ >= 0
+         && clock_type::now() < deadline)
+    drain(ms_left(deadline));
+  auto begin = output_.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  auto end = output_.find('\n', at);
+  return output_.substr(begin, end == std::string::npos ? std::string::npos
+                                                        : end - begin);
 }
 
 void child_process::signal(int sig) {

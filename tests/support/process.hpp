@@ -41,7 +41,10 @@ command_result run_command(const std::vector<std::string>& argv,
 /// The destructor kills it if it is still running.
 class child_process {
  public:
-  explicit child_process(const std::vector<std::string>& argv);
+  /// Starts `argv`. With `with_stdin`, the child reads what write_line()
+  /// sends; otherwise its standard input is empty.
+  explicit child_process(const std::vector<std::string>& argv,
+                         bool with_stdin = false);
   ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
@@ -53,6 +56,15 @@ class child_process {
   bool wait_for_output(const std::string& needle,
                        std::chrono::milliseconds timeout
                        = std::chrono::seconds{20});
+
+  /// Sends `line` and a newline to the child's standard input.
+  void write_line(const std::string& line);
+
+  /// The first whole line of output containing `needle`, once it appears
+  /// (within `timeout`); empty when it does not.
+  std::string line_with(const std::string& needle,
+                        std::chrono::milliseconds timeout
+                        = std::chrono::seconds{20});
 
   /// Everything read from standard error so far.
   const std::string& output() const { return output_; }
@@ -71,6 +83,7 @@ class child_process {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int err_fd_ = -1;
+  int in_fd_ = -1;
   std::optional<int> exit_code_;
   std::string output_;
 };

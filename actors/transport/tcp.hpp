@@ -1,0 +1,22 @@
+#pragma once
+
+#include "messages/result.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+namespace skep::transport {
+
+/// Resolves `host` and connects within `timeout`; returns a connected
+/// non-blocking socket with TCP_NODELAY set, or why not.
+result<int> dial_tcp(const std::string& host, uint16_t port,
+                     std::chrono::milliseconds timeout);
+
+/// Binds and listens on host:port (port 0: any free port); returns the
+/// non-blocking socket and the bound port.
+result<std::pair<int, uint16_t>> listen_tcp(const std::string& host,
+                                            uint16_t port);
+
+} // namespace skep::transport

@@ -1,0 +1,680 @@
+#include "actors/transport/transport_actor.hpp"
+
+#include "actors/logging/log.hpp"
+#include "actors/transport/session.hpp"
+#include "actors/transport/tcp.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <map>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <random>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <fmt/format.h>
+
+namespace skep::transport {
+
+namespace {
+
+using namespace std::chrono;
+using conn_hdl = caf::io::connection_handle;
+using kind = schema::Envelope::Kind;
+constexpr std::string_view who = "transport";
+
+/// How long a local actor may take to answer a request from another node.
+constexpr auto local_answer_timeout = std::chrono::minutes{5};
+
+struct connection {
+  std::unique_ptr<session> link;
+  bool outgoing = false;
+  std::string dialed; ///< the node this node dialed (outgoing only)
+  std::string address;
+  bool established = false;
+  uint64_t unsent = 0; ///< written but not yet taken by the kernel
+};
+
+struct peer_entry {
+  std::string host;
+  uint16_t port = 0;
+  bool dial = false;    ///< keep a session: dial, and redial when lost
+  bool dialing = false; ///< a dial or a handshake is under way
+  uint64_t attempt = 0; ///< discards results of superseded dials
+  unsigned failures = 0;
+  std::set<conn_hdl> sessions; ///< established connections, either way
+  std::deque<envelope> queue;  ///< waiting for a session
+  fault_rule fault;
+};
+
+struct pending_call {
+  caf::response_promise promise;
+  std::string node;
+};
+
+struct transport_state {
+  transport_config cfg;
+  int listen_fd = -1;
+  uint16_t port = 0;
+  std::map<conn_hdl, connection> conns;
+  std::map<std::string, peer_entry> peers;
+  std::map<std::string, caf::actor> routes;
+  std::map<uint64_t, pending_call> calls;
+  uint64_t next_id = 1;
+  std::set<std::string> revoked;
+  std::mt19937_64 dice;
+  uint64_t dropped_connections = 0;
+  uint64_t injected_drops = 0;
+
+  transport_state() = default;
+  transport_state(const transport_state&) = delete;
+  transport_state& operator=(const transport_state&) = delete;
+
+  /// Unanswered calls fail when the transport stops.
+  ~transport_state() {
+    for (auto& [id, call] : calls)
+      call.promise.deliver(make_error_envelope(
+        id, failure{errc::unavailable, "the transport stopped"}));
+  }
+
+  static inline const char* name = "transport";
+};
+
+using self_ptr = caf::io::stateful_broker<transport_state>*;
+
+std::string text_of(capnp::Text::Reader t) {
+  return std::string(t.begin(), t.size());
+}
+
+session::options session_options(self_ptr self, side role,
+                                 std::optional<std::string> expected) {
+  auto& st = self->state;
+  session::options o;
+  o.max_frame_bytes = st.cfg.max_frame_bytes;
+  o.seal_frames = st.cfg.seal_frames;
+  o.handshake.role = role;
+  o.handshake.identity = st.cfg.identity.get();
+  o.handshake.certificate = st.cfg.certificate;
+  o.handshake.policy.ca_key = st.cfg.ca_key;
+  o.handshake.policy.now = system_clock::now();
+  o.handshake.policy.revoked = &st.revoked;
+  o.handshake.expected_peer = std::move(expected);
+  if (role == side::server)
+    o.handshake.accept_join = st.cfg.accept_join;
+  return o;
+}
+
+void write_bytes(self_ptr self, conn_hdl hdl, const std::vector<uint8_t>& b) {
+  if (b.empty())
+    return;
+  auto& st = self->state;
+  auto it = st.conns.find(hdl);
+  if (it == st.conns.end())
+    return;
+  // A peer that stops reading must not make this node buffer without end.
+  it->second.unsent += b.size();
+  if (it->second.unsent > st.cfg.max_unsent_bytes) {
+    self->send(self, atom::remove_v, hdl.id(),
+               fmt::format("the peer does not read: over {} bytes unsent",
+                           st.cfg.max_unsent_bytes));
+    return;
+  }
+  self->write(hdl, b.size(), b.data());
+  self->flush(hdl);
+}
+
+void fail_calls_to(self_ptr self, const std::string& node, const failure& why) {
+  auto& calls = self->state.calls;
+  for (auto it = calls.begin(); it != calls.end();) {
+    if (it->second.node == node) {
+      it->second.promise.deliver(make_error_envelope(it->first, why));
+      it = calls.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void schedule_redial(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  auto it = st.peers.find(node);
+  if (it == st.peers.end() || !it->second.dial)
+    return;
+  auto& p = it->second;
+  p.dialing = false;
+  ++p.failures;
+  auto shift = std::min(p.failures - 1, 16u);
+  milliseconds backoff = std::min<milliseconds>(
+    st.cfg.reconnect_max, st.cfg.reconnect_initial * (int64_t{1} << shift));
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  auto wait = duration_cast<milliseconds>(backoff * jitter(st.dice));
+  self->delayed_send(self, wait, atom::redial_v, node, p.attempt);
+}
+
+void start_dial(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  auto it = st.peers.find(node);
+  if (it == st.peers.end())
+    return;
+  auto& p = it->second;
+  if (!p.dial || p.dialing || !p.sessions.empty())
+    return;
+  p.dialing = true;
+  auto attempt = ++p.attempt;
+  auto timeout = st.cfg.connect_timeout;
+  caf::actor broker = caf::actor_cast<caf::actor>(self);
+  // Connecting blocks, so it runs on a thread of its own.
+  self->spawn<caf::detached>(
+    [=, host = p.host, port = p.port](caf::event_based_actor* dialer) {
+      auto fd = dial_tcp(host, port, timeout);
+      if (fd)
+        dialer->send(broker, atom::dialed_v, node, attempt, *fd, std::string{});
+      else
+        dialer->send(broker, atom::dialed_v, node, attempt, -1,
+                     fd.error().message);
+      dialer->quit();
+    });
+}
+
+void lost(self_ptr self, conn_hdl hdl, const std::string& reason) {
+  auto& st = self->state;
+  auto it = st.conns.find(hdl);
+  if (it == st.conns.end())
+    return;
+  auto c = std::move(it->second);
+  st.conns.erase(it);
+  if (c.established) {
+    auto node = c.link->peer().node_id;
+    log::info(who, "session with node {} ({}) closed: {}", node, c.address,
+              reason);
+    auto p = st.peers.find(node);
+    if (p != st.peers.end()) {
+      p->second.sessions.erase(hdl);
+      if (p->second.sessions.empty())
+        fail_calls_to(
+          self, node,
+          failure{errc::unavailable, fmt::format("the session with node {} was "
+                                                 "lost: {}",
+                                                 node, reason)});
+    }
+  } else {
+    log::info(who, "connection {} closed before its handshake finished: {}",
+              c.address, reason);
+  }
+  if (c.outgoing) {
+    auto p = st.peers.find(c.dialed);
+    if (p != st.peers.end() && p->second.sessions.empty()) {
+      if (!c.established)
+        fail_calls_to(self, c.dialed,
+                      failure{errc::unavailable,
+                              fmt::format("cannot open a session with node "
+                                          "{}: {}",
+                                          c.dialed, reason)});
+      schedule_redial(self, c.dialed);
+    }
+  }
+}
+
+/// Closes a connection for a protocol violation or by decision.
+void drop(self_ptr self, conn_hdl hdl, const std::string& reason) {
+  ++self->state.dropped_connections;
+  log::warn(who, "dropping connection {}: {}",
+            self->state.conns.count(hdl) ? self->state.conns[hdl].address : "?",
+            reason);
+  self->close(hdl);
+  lost(self, hdl, reason);
+}
+
+/// Seals `env` on a session with `node`, or queues it while one is being
+/// opened. False when there is no way to reach the node.
+bool transmit(self_ptr self, const std::string& node, const envelope& env,
+              std::optional<conn_hdl> preferred = std::nullopt) {
+  auto& st = self->state;
+  auto pit = st.peers.find(node);
+  if (pit == st.peers.end())
+    return false;
+  auto& p = pit->second;
+  std::optional<conn_hdl> hdl;
+  if (preferred && p.sessions.count(*preferred))
+    hdl = preferred;
+  else if (!p.sessions.empty())
+    hdl = *p.sessions.begin();
+  if (hdl) {
+    auto bytes = st.conns.at(*hdl).link->seal(env);
+    if (!bytes) {
+      log::warn(who, "cannot send to node {}: {}", node, bytes.error().message);
+      return false;
+    }
+    write_bytes(self, *hdl, *bytes);
+    return true;
+  }
+  if (!p.dial)
+    return false;
+  if (p.queue.size() >= st.cfg.max_queued)
+    p.queue.pop_front();
+  p.queue.push_back(env);
+  start_dial(self, node);
+  return true;
+}
+
+/// Sends `env` to `node` through the fault rules for that node.
+bool dispatch(self_ptr self, const std::string& node, const envelope& env,
+              std::optional<conn_hdl> preferred = std::nullopt) {
+  auto& st = self->state;
+  auto pit = st.peers.find(node);
+  if (pit == st.peers.end())
+    return false;
+  auto& rule = pit->second.fault;
+  if (rule.partitioned)
+    return true; // lost on the way, as in a real partition
+  if (rule.drop > 0) {
+    std::uniform_real_distribution<double> coin(0.0, 1.0);
+    if (coin(st.dice) < rule.drop) {
+      ++st.injected_drops;
+      return true;
+    }
+  }
+  if (rule.delay.count() > 0) {
+    self->delayed_send(self, rule.delay, atom::delayed_v, node, env);
+    return true;
+  }
+  return transmit(self, node, env, preferred);
+}
+
+void answer(self_ptr self, conn_hdl hdl, const std::string& node,
+            const envelope& env) {
+  if (!dispatch(self, node, env, hdl))
+    log::debug(who, "reply to node {} dropped: no session", node);
+}
+
+void on_established(self_ptr self, conn_hdl hdl) {
+  auto& st = self->state;
+  auto& c = st.conns.at(hdl);
+  c.established = true;
+  const auto& peer = c.link->peer();
+  log::info(who, "session with {} node {} ({}) established{}",
+            ca::to_string(peer.role), peer.node_id, c.address,
+            c.link->peer_joining() ? ", joining with a token" : "");
+  auto& p = st.peers[peer.node_id];
+  p.sessions.insert(hdl);
+  if (c.outgoing) {
+    p.dialing = false;
+    p.failures = 0;
+  }
+  auto queued = std::move(p.queue);
+  p.queue.clear();
+  for (auto& env : queued)
+    transmit(self, peer.node_id, env);
+}
+
+void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
+  auto& st = self->state;
+  auto& c = st.conns.at(hdl);
+  peer_info from{c.link->peer().node_id, c.link->peer().role,
+                 c.link->peer().node_key, c.link->peer_joining()};
+  auto pit = st.peers.find(from.node_id);
+  if (pit != st.peers.end() && pit->second.fault.partitioned)
+    return;
+  auto root = env.root();
+  auto corr = root.getCorrelationId();
+  if (root.getKind() == kind::REPLY) {
+    auto call = st.calls.find(corr);
+    if (call == st.calls.end() || call->second.node != from.node_id) {
+      log::debug(who, "reply {} from node {} matches no call (late?)", corr,
+                 from.node_id);
+      return;
+    }
+    call->second.promise.deliver(env);
+    st.calls.erase(call);
+    return;
+  }
+  auto sender = to_actor_ref(root.getSender());
+  auto target = to_actor_ref(root.getTarget());
+  bool request = root.getKind() == kind::REQUEST;
+  auto refuse = [&](failure why) {
+    log::debug(who, "refusing envelope from node {}: {}", from.node_id,
+               why.message);
+    if (request) {
+      auto reply = make_envelope(
+        kind::REPLY, corr, actor_ref{st.cfg.node_id, target.name}, sender,
+        [&](auto body) { to_schema(why, body.initError()); });
+      answer(self, hdl, from.node_id, reply);
+    }
+  };
+  if (!target.node_id.empty() && target.node_id != st.cfg.node_id)
+    return refuse(failure{errc::invalid_argument,
+                          fmt::format("node {} does not relay envelopes for "
+                                      "node {}",
+                                      st.cfg.node_id, target.node_id)});
+  auto route = st.routes.find(target.name);
+  if (route == st.routes.end())
+    return refuse(
+      failure{errc::not_found, fmt::format("no actor named '{}' on node {}",
+                                           target.name, st.cfg.node_id)});
+  inbound in{env, from};
+  if (!request) {
+    caf::anon_send(route->second, std::move(in));
+    return;
+  }
+  auto node = from.node_id;
+  actor_ref me{st.cfg.node_id, target.name};
+  self->request(route->second, local_answer_timeout, std::move(in))
+    .then(
+      [=](envelope& body) {
+        answer(self, hdl, node, restamp(body, kind::REPLY, corr, me, sender));
+      },
+      [=](caf::error& err) {
+        failure why{errc::internal,
+                    fmt::format("actor '{}' on node {} failed: {}", me.name,
+                                me.node_id, caf::to_string(err))};
+        answer(self, hdl, node,
+               make_envelope(kind::REPLY, corr, me, sender, [&](auto body) {
+                 to_schema(why, body.initError());
+               }));
+      });
+}
+
+void on_data(self_ptr self, conn_hdl hdl, const std::vector<char>& buf) {
+  auto& st = self->state;
+  auto it = st.conns.find(hdl);
+  if (it == st.conns.end())
+    return;
+  auto out = it->second.link->on_bytes(
+    reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
+  if (!out) {
+    drop(self, hdl, out.error().message);
+    return;
+  }
+  write_bytes(self, hdl, out->to_send);
+  if (!it->second.established && it->second.link->established())
+    on_established(self, hdl);
+  for (auto& env : out->received) {
+    if (st.conns.count(hdl) == 0)
+      return;
+    on_envelope(self, hdl, env);
+  }
+}
+
+void open_connection(self_ptr self, conn_hdl hdl, side role,
+                     std::optional<std::string> dialed, std::string address) {
+  auto& st = self->state;
+  connection c;
+  c.outgoing = role == side::client;
+  if (dialed)
+    c.dialed = *dialed;
+  c.address = std::move(address);
+  c.link = std::make_unique<session>(session_options(self, role, dialed));
+  auto hello = c.link->start();
+  st.conns.emplace(hdl, std::move(c));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
+  self->ack_writes(hdl, true);
+  write_bytes(self, hdl, hello);
+  self->delayed_send(self, st.cfg.handshake_timeout, atom::deadline_v,
+                     hdl.id());
+}
+
+std::string peer_address(self_ptr self, conn_hdl hdl) {
+  return fmt::format("{}:{}", self->remote_addr(hdl), self->remote_port(hdl));
+}
+
+caf::behavior transport_broker(self_ptr self, transport_config cfg,
+                               int listen_fd, uint16_t port) {
+  auto& st = self->state;
+  st.dice.seed(cfg.fault_seed);
+  st.cfg = std::move(cfg);
+  st.listen_fd = listen_fd;
+  st.port = port;
+  if (listen_fd >= 0)
+    self->add_doorman(listen_fd);
+  self->set_down_handler([=](const caf::down_msg& down) {
+    auto& routes = self->state.routes;
+    for (auto it = routes.begin(); it != routes.end();)
+      if (it->second.address() == down.source)
+        it = routes.erase(it);
+      else
+        ++it;
+  });
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      auto& st = self->state;
+      if (st.conns.size() >= st.cfg.max_connections) {
+        log::warn(who, "refusing a connection: {} open already",
+                  st.conns.size());
+        self->close(msg.handle);
+        return;
+      }
+      // CAF names a connection by its socket: switch Nagle off on it, as
+      // the dialer does, or small requests wait for delayed ACKs.
+      int one = 1;
+      ::setsockopt(static_cast<int>(msg.handle.id()), IPPROTO_TCP, TCP_NODELAY,
+                   &one, sizeof one);
+      open_connection(self, msg.handle, side::server, std::nullopt,
+                      peer_address(self, msg.handle));
+    },
+    [=](const caf::io::new_data_msg& msg) {
+      on_data(self, msg.handle, msg.buf);
+    },
+    [=](const caf::io::data_transferred_msg& msg) {
+      auto it = self->state.conns.find(msg.handle);
+      if (it != self->state.conns.end())
+        it->second.unsent = msg.remaining;
+    },
+    [=](atom::remove, int64_t id, const std::string& reason) {
+      auto hdl = conn_hdl::from_int(id);
+      if (self->state.conns.count(hdl) != 0)
+        drop(self, hdl, reason);
+    },
+    [=](const caf::io::connection_closed_msg& msg) {
+      lost(self, msg.handle, "the peer closed the connection");
+    },
+    [=](const caf::io::acceptor_closed_msg&) {
+      log::warn(who, "the listening socket closed");
+    },
+    [=](atom::dialed, const std::string& node, uint64_t attempt, int fd,
+        const std::string& error) {
+      auto& st = self->state;
+      auto it = st.peers.find(node);
+      if (it == st.peers.end() || it->second.attempt != attempt
+          || !it->second.dial) {
+        if (fd >= 0)
+          ::close(fd);
+        return;
+      }
+      auto& p = it->second;
+      auto address = fmt::format("{}:{}", p.host, p.port);
+      if (fd < 0) {
+        log::debug(who, "cannot reach node {} at {}: {}", node, address, error);
+        p.queue.clear();
+        fail_calls_to(self, node,
+                      failure{errc::unavailable,
+                              fmt::format("cannot reach node {} at {}: {}",
+                                          node, address, error)});
+        schedule_redial(self, node);
+        return;
+      }
+      auto hdl = self->add_scribe(fd);
+      open_connection(self, hdl, side::client, node, address);
+    },
+    [=](atom::redial, const std::string& node, uint64_t attempt) {
+      auto& st = self->state;
+      auto it = st.peers.find(node);
+      if (it != st.peers.end() && it->second.attempt == attempt)
+        start_dial(self, node);
+    },
+    [=](atom::deadline, int64_t id) {
+      auto hdl = conn_hdl::from_int(id);
+      auto it = self->state.conns.find(hdl);
+      if (it != self->state.conns.end() && !it->second.established)
+        drop(self, hdl,
+             fmt::format("no handshake within {} ms",
+                         self->state.cfg.handshake_timeout.count()));
+    },
+    [=](atom::peer, const std::string& node, const std::string& host,
+        uint16_t port) {
+      auto& p = self->state.peers[node];
+      bool moved = p.host != host || p.port != port;
+      p.host = host;
+      p.port = port;
+      p.dial = true;
+      if (moved) {
+        ++p.attempt;
+        p.dialing = false;
+        p.failures = 0;
+      }
+      start_dial(self, node);
+    },
+    [=](atom::forget, const std::string& node) {
+      auto& st = self->state;
+      auto it = st.peers.find(node);
+      if (it == st.peers.end())
+        return;
+      auto sessions = it->second.sessions;
+      it->second.dial = false;
+      ++it->second.attempt;
+      for (auto hdl : sessions) {
+        self->close(hdl);
+        lost(self, hdl, "the node was forgotten");
+      }
+      st.peers.erase(node);
+    },
+    [=](atom::route, const std::string& name, const caf::actor& target) {
+      self->monitor(target);
+      self->state.routes[name] = target;
+    },
+    [=](atom::send, const envelope& env) {
+      auto& st = self->state;
+      auto root = env.root();
+      auto node = text_of(root.getTarget().getNodeId());
+      auto stamped = restamp(
+        env, kind::ONE_WAY, 0,
+        actor_ref{st.cfg.node_id, text_of(root.getSender().getName())},
+        to_actor_ref(root.getTarget()));
+      if (!dispatch(self, node, stamped))
+        log::debug(who,
+                   "message to node {} dropped: no session and no "
+                   "address",
+                   node);
+    },
+    [=](atom::call, const envelope& env,
+        caf::timespan timeout) -> caf::response_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto root = env.root();
+      auto node = text_of(root.getTarget().getNodeId());
+      auto id = st.next_id++;
+      auto stamped = restamp(
+        env, kind::REQUEST, id,
+        actor_ref{st.cfg.node_id, text_of(root.getSender().getName())},
+        to_actor_ref(root.getTarget()));
+      st.calls.emplace(id, pending_call{rp, node});
+      if (!dispatch(self, node, stamped)) {
+        st.calls.erase(id);
+        rp.deliver(make_error_envelope(
+          id, failure{errc::unavailable,
+                      fmt::format("no session with node {} and no address "
+                                  "to dial it",
+                                  node)}));
+        return rp;
+      }
+      self->delayed_send(self, timeout, atom::expire_v, id);
+      return rp;
+    },
+    [=](atom::expire, uint64_t id) {
+      auto& calls = self->state.calls;
+      auto it = calls.find(id);
+      if (it == calls.end())
+        return;
+      it->second.promise.deliver(make_error_envelope(
+        id, failure{errc::timeout, fmt::format("node {} did not answer in time",
+                                               it->second.node)}));
+      calls.erase(it);
+    },
+    [=](atom::delayed, const std::string& node, const envelope& env) {
+      transmit(self, node, env);
+    },
+    [=](atom::fault, const std::string& node, double drop, caf::timespan delay,
+        bool partitioned) {
+      auto& rule = self->state.peers[node].fault;
+      rule.drop = std::clamp(drop, 0.0, 1.0);
+      rule.delay = duration_cast<milliseconds>(delay);
+      rule.partitioned = partitioned;
+      log::info(who, "fault on the path to node {}: drop {}, delay {} ms{}",
+                node, rule.drop, rule.delay.count(),
+                partitioned ? ", partitioned" : "");
+    },
+    [=](atom::heal) {
+      for (auto& [node, p] : self->state.peers)
+        p.fault = fault_rule{};
+      log::info(who, "faults healed");
+    },
+    [=](atom::revoke, const std::string& node) {
+      auto& st = self->state;
+      st.revoked.insert(node);
+      auto it = st.peers.find(node);
+      if (it == st.peers.end())
+        return;
+      auto sessions = it->second.sessions;
+      for (auto hdl : sessions) {
+        self->close(hdl);
+        lost(self, hdl, "its certificate was revoked");
+      }
+    },
+    [=](atom::certify, const std::vector<uint8_t>& certificate) {
+      self->state.cfg.certificate = certificate;
+    },
+    [=](atom::status) {
+      auto& st = self->state;
+      transport_status out;
+      out.port = st.port;
+      for (auto& [hdl, c] : st.conns) {
+        if (!c.established)
+          continue;
+        out.sessions.push_back(session_info{c.link->peer().node_id,
+                                            c.link->peer().role, c.outgoing,
+                                            c.link->peer_joining(), c.address});
+      }
+      out.dropped_connections = st.dropped_connections;
+      out.injected_drops = st.injected_drops;
+      out.pending_calls = st.calls.size();
+      return out;
+    },
+  };
+}
+
+} // namespace
+
+result<caf::actor> transport::spawn(caf::actor_system& sys,
+                                    transport_config cfg) {
+  if (!cfg.identity)
+    return fail(errc::invalid_argument, "the transport needs an identity key");
+  int fd = -1;
+  uint16_t port = 0;
+  if (!cfg.listen_host.empty()) {
+    auto bound = listen_tcp(cfg.listen_host, cfg.listen_port);
+    if (!bound)
+      return std::move(bound).error();
+    std::tie(fd, port) = *bound;
+  }
+  return sys.middleman().spawn_broker(transport_broker, std::move(cfg), fd,
+                                      port);
+}
+
+result<envelope> reply_or_failure(const envelope& reply) {
+  auto body = reply.root().getBody();
+  if (body.which() == schema::Envelope::Body::ERROR)
+    return from_schema(body.getError());
+  return reply;
+}
+
+} // namespace skep::transport
