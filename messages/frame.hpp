@@ -24,6 +24,10 @@ class frame_reader {
   explicit frame_reader(size_t max_frame_bytes)
     : max_frame_bytes_(max_frame_bytes) {}
 
+  /// Changes the limit for the frames still to come (e.g. once a handshake,
+  /// whose frames are small, is done).
+  void set_max_frame_bytes(size_t max) noexcept { max_frame_bytes_ = max; }
+
   /// Appends bytes received from the peer.
   void feed(const uint8_t* data, size_t size);
 

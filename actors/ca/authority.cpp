@@ -66,15 +66,30 @@ result<node_role> authority::check_join(const uint8_t* challenge,
               "worker` (or manager) on a manager");
 }
 
-result<std::vector<uint8_t>> authority::issue(const std::string& node_id,
-                                              node_role role,
-                                              const public_key& node_key,
-                                              time_point now) const {
+result<void> authority::may_hold(const std::string& node_id,
+                                 const public_key& node_key) const {
   if (revoked_.count(node_id) != 0)
     return fail(errc::permission_denied,
                 fmt::format("node {} was removed from the swarm and gets no "
                             "certificate; join again as a new node",
                             node_id));
+  auto bound = nodes_.find(node_id);
+  if (bound != nodes_.end() && bound->second != node_key)
+    return fail(errc::already_exists,
+                fmt::format("node id {} already belongs to another node (a "
+                            "different key); a joining node must use an id "
+                            "of its own",
+                            node_id));
+  return {};
+}
+
+result<std::vector<uint8_t>> authority::issue(const std::string& node_id,
+                                              node_role role,
+                                              const public_key& node_key,
+                                              time_point now) {
+  if (auto allowed = may_hold(node_id, node_key); !allowed)
+    return std::move(allowed).error();
+  nodes_[node_id] = node_key;
   certificate_fields f;
   randombytes_buf(&f.serial, sizeof f.serial);
   f.node_id = node_id;
@@ -106,6 +121,8 @@ result<void> authority::save(const std::string& dir) const {
                   worker_.to_string(), manager_.to_string(), expiry_.count());
   for (auto& id : revoked_)
     text += fmt::format("revoked {}\n", id);
+  for (auto& [id, key] : nodes_)
+    text += fmt::format("node {} {}\n", id, hex(key.data(), key.size()));
   auto written = node::write_file_atomically(state_path(dir), text, 0600);
   sodium_memzero(text.data(), text.size());
   return written;
@@ -168,6 +185,18 @@ result<authority> authority::load(const std::string& dir) {
       have_expiry = true;
     } else if (name == "revoked") {
       ca.revoked_.insert(value);
+    } else if (name == "node") {
+      auto space2 = value.find(' ');
+      public_key key{};
+      size_t len = 0;
+      if (space2 == std::string::npos
+          || sodium_hex2bin(key.data(), key.size(), value.data() + space2 + 1,
+                            value.size() - space2 - 1, nullptr, &len, nullptr)
+               != 0
+          || len != key.size())
+        return damaged(
+          fmt::format("node line '{}' is not <id> <hex key>", value));
+      ca.nodes_[value.substr(0, space2)] = key;
     } else {
       return damaged(fmt::format("unknown entry '{}'", name));
     }

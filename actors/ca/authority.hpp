@@ -6,6 +6,7 @@
 #include "messages/result.hpp"
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,7 +20,8 @@ namespace skep::ca {
 /// On disk (a directory of the node's data dir, mode 0700):
 ///   ca.key     the CA key pair (keys.hpp format, 0600)
 ///   ca.state   "skep-ca-v1", then `worker <token>`, `manager <token>`,
-///              `expiry <seconds>` and one `revoked <node id>` per line (0600)
+///              `expiry <seconds>`, one `revoked <node id>` per removed node
+///              and one `node <id> <hex key>` per certified node (0600)
 class authority {
  public:
   /// Swarm's default node certificate lifetime: 90 days.
@@ -51,10 +53,17 @@ class authority {
                                const token_proof& proof) const;
 
   /// Signs a certificate for `node_id` valid from `now` for the configured
-  /// lifetime. Refused for revoked nodes.
+  /// lifetime, and binds the id to `node_key` for good. Refused for revoked
+  /// nodes and for an id already bound to another key (a node may not take
+  /// over another's name).
   result<std::vector<uint8_t>> issue(const std::string& node_id, node_role role,
                                      const public_key& node_key,
-                                     time_point now) const;
+                                     time_point now);
+
+  /// Fails when `node_id` is revoked or bound to a key other than
+  /// `node_key`: what a join must pass before its token is even checked.
+  result<void> may_hold(const std::string& node_id,
+                        const public_key& node_key) const;
 
   std::chrono::seconds expiry() const noexcept { return expiry_; }
   /// Sets the lifetime of certificates issued from now on (at least 1 min).
@@ -73,6 +82,7 @@ class authority {
   join_token manager_;
   std::chrono::seconds expiry_ = default_expiry;
   std::set<std::string> revoked_;
+  std::map<std::string, public_key> nodes_; ///< id -> the key it belongs to
 };
 
 } // namespace skep::ca

@@ -19,6 +19,17 @@ envelope error_body(const failure& why) {
                        [&](auto body) { to_schema(why, body.initError()); });
 }
 
+// A hostname as a joining node sent it, safe for one log line.
+std::string printable(capnp::Text::Reader text) {
+  std::string out;
+  for (char c : std::string_view(text.begin(), text.size())) {
+    if (out.size() == 64)
+      break;
+    out += (c >= 0x21 && c <= 0x7e) ? c : '?';
+  }
+  return out;
+}
+
 caf::error to_caf(const failure& why) {
   return caf::make_error(caf::sec::runtime_error, why.message);
 }
@@ -32,11 +43,18 @@ caf::behavior ca_behavior(caf::event_based_actor* self,
       if (root.getBody().which() != schema::Envelope::Body::CERTIFICATE_REQUEST)
         return error_body(failure{errc::unsupported,
                                   "the CA only answers certificate requests"});
-      auto hostname = root.getBody().getCertificateRequest().getHostname();
+      auto hostname
+        = printable(root.getBody().getCertificateRequest().getHostname());
       auto now = std::chrono::system_clock::now();
-      auto cert = ca->with([&](authority& a) {
-        return a.issue(in.from.node_id, in.from.role, in.from.node_key, now);
+      // Issuing binds the node id to its key: save that before answering.
+      result<std::vector<uint8_t>> cert = failure{errc::internal, ""};
+      auto saved = ca->change_and_save([&](authority& a) {
+        cert = a.issue(in.from.node_id, in.from.role, in.from.node_key, now);
       });
+      if (!saved) {
+        log::error(who, "cannot save the CA: {}", saved.error().message);
+        return error_body(saved.error());
+      }
       if (!cert) {
         log::warn(who, "refused a certificate to node {}: {}", in.from.node_id,
                   cert.error().message);
@@ -45,8 +63,7 @@ caf::behavior ca_behavior(caf::event_based_actor* self,
       auto ca_key = ca->with([](authority& a) { return a.public_part(); });
       log::info(who, "{} certificate for {} node {} ({})",
                 in.from.joining ? "issued a" : "renewed the",
-                to_string(in.from.role), in.from.node_id,
-                std::string(hostname.begin(), hostname.size()));
+                to_string(in.from.role), in.from.node_id, hostname);
       return make_envelope(
         kind::REPLY, 0, actor_ref{}, actor_ref{}, [&](auto body) {
           auto reply = body.initCertificateReply();
@@ -67,19 +84,17 @@ caf::behavior ca_behavior(caf::event_based_actor* self,
                                           "'{}': use worker or manager",
                                           role)});
       auto r = role == "manager" ? node_role::manager : node_role::worker;
-      auto token
-        = ca->with([&](authority& a) { return a.rotate(r).to_string(); });
-      if (auto saved = ca->save(); !saved)
+      std::string token;
+      auto saved = ca->change_and_save(
+        [&](authority& a) { token = a.rotate(r).to_string(); });
+      if (!saved)
         return to_caf(saved.error());
       log::info(who, "rotated the {} join token", role);
       return token;
     },
     [=](atom::revoke, const std::string& node) -> caf::result<void> {
-      ca->with([&](authority& a) {
-        a.revoke(node);
-        return 0;
-      });
-      if (auto saved = ca->save(); !saved)
+      auto saved = ca->change_and_save([&](authority& a) { a.revoke(node); });
+      if (!saved)
         return to_caf(saved.error());
       return caf::unit;
     },
@@ -91,10 +106,8 @@ caf::behavior ca_behavior(caf::event_based_actor* self,
 transport::join_check make_join_check(std::shared_ptr<shared_authority> ca) {
   return [ca](const transport::join_claim& claim) -> result<node_role> {
     return ca->with([&](authority& a) -> result<node_role> {
-      if (a.revoked().count(claim.node_id) != 0)
-        return fail(
-          errc::permission_denied,
-          fmt::format("node {} was removed from the swarm", claim.node_id));
+      if (auto allowed = a.may_hold(claim.node_id, claim.node_key); !allowed)
+        return std::move(allowed).error();
       return a.check_join(claim.challenge.data(), claim.challenge.size(),
                           claim.node_key, claim.proof);
     });

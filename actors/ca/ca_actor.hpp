@@ -27,10 +27,28 @@ class shared_authority {
     return f(ca_);
   }
 
-  /// Saves the CA to its directory (call with the changes made).
+  /// Saves the CA to its directory. The files are written from a copy,
+  /// outside the lock, so handshakes never wait for the disk.
   result<void> save() {
-    std::lock_guard<std::mutex> guard{mutex_};
-    return dir_.empty() ? result<void>{} : ca_.save(dir_);
+    auto copy = with([](authority& a) { return a; });
+    return dir_.empty() ? result<void>{} : copy.save(dir_);
+  }
+
+  /// Applies `change` to a copy, saves the copy, and only then makes it
+  /// current: a change that cannot be saved does not happen. Only the CA
+  /// actor changes the CA, so nothing is lost between copy and commit.
+  template <class F>
+  result<void> change_and_save(F&& change) {
+    auto copy = with([](authority& a) { return a; });
+    change(copy);
+    if (!dir_.empty())
+      if (auto saved = copy.save(dir_); !saved)
+        return saved;
+    with([&](authority& a) {
+      a = std::move(copy);
+      return 0;
+    });
+    return {};
   }
 
  private:

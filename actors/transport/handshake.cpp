@@ -147,7 +147,9 @@ handshake::receive(const uint8_t* data, size_t size) {
       if (auto ok = check_auth(*opened); !ok)
         return std::move(ok).error();
       step_ = step::established;
-      return std::vector<std::vector<uint8_t>>{};
+      // The client proves itself only to a server that proved itself.
+      return opts_.role == side::client ? begin_stream()
+                                        : std::vector<std::vector<uint8_t>>{};
     }
     case step::start:
       return refused("start() was not called");
@@ -200,17 +202,22 @@ handshake::on_hello(const uint8_t* frame, size_t size) {
     own_hello_ = make_hello();
     out.push_back(own_hello_);
   }
-  for (auto& f : begin_stream())
-    out.push_back(std::move(f));
-  // The channel holds the stream state; the raw transmit key is done.
+  // The channel takes over the sending stream: the raw key is done.
+  sealed_channel::header header{};
+  channel_.emplace(tx_, header);
+  capnp::MallocMessageBuilder header_builder;
+  header_builder.initRoot<schema::transport::Handshake>().setStreamHeader(
+    kj::arrayPtr(header.data(), header.size()));
+  own_header_ = encode(header_builder);
+  if (opts_.role == side::server)
+    for (auto& f : begin_stream())
+      out.push_back(std::move(f));
   sodium_memzero(tx_.data(), tx_.size());
   step_ = step::await_header;
   return out;
 }
 
 std::vector<std::vector<uint8_t>> handshake::begin_stream() {
-  sealed_channel::header header{};
-  channel_.emplace(tx_, header);
   auto digest = transcript_digest();
   auto transcript = signed_transcript(opts_.role, digest);
   std::array<uint8_t, crypto_sign_BYTES> sig{};
@@ -237,13 +244,10 @@ std::vector<std::vector<uint8_t>> handshake::begin_stream() {
   auto auth_bytes = auth_msg::from(auth_builder).encode();
   auto sealed = channel_->seal(auth_bytes.data(), auth_bytes.size());
 
-  capnp::MallocMessageBuilder header_builder;
-  header_builder.initRoot<schema::transport::Handshake>().setStreamHeader(
-    kj::arrayPtr(header.data(), header.size()));
   capnp::MallocMessageBuilder sealed_builder;
   sealed_builder.initRoot<schema::transport::Handshake>().setSealedAuth(
     kj::arrayPtr(sealed.data(), sealed.size()));
-  return {encode(header_builder), encode(sealed_builder)};
+  return {own_header_, encode(sealed_builder)};
 }
 
 result<void> handshake::check_auth(const std::vector<uint8_t>& auth_bytes) {

@@ -62,7 +62,7 @@ struct handshake_options {
 ///
 ///   client -> server  Hello{kx key, nonce}
 ///   server -> client  Hello{kx key, nonce}, streamHeader, sealedAuth
-///   client -> server  streamHeader, sealedAuth
+///   client -> server  streamHeader, sealedAuth  (once the server's checked)
 ///
 /// Session keys come from crypto_kx over the ephemeral keys; each direction
 /// is a secretstream. The Auth (certificate + identity signature over the
@@ -123,6 +123,7 @@ class handshake {
   std::array<uint8_t, crypto_kx_SECRETKEYBYTES> kx_secret_{};
   std::vector<uint8_t> own_hello_;
   std::vector<uint8_t> peer_hello_;
+  std::vector<uint8_t> own_header_; ///< our stream header frame
   sealed_channel::key rx_{};
   sealed_channel::key tx_{};
   std::optional<sealed_channel> channel_;

@@ -1,5 +1,7 @@
 #include "actors/transport/session.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace skep::transport {
@@ -49,7 +51,8 @@ result<void> authorize(const ca::certificate_fields& peer, bool joining,
                             peer.node_id, std::string(sender)));
   auto body = root.getBody().which();
   if (joining) {
-    if (body != body_kind::CERTIFICATE_REQUEST
+    if (root.getKind() != schema::Envelope::Kind::REQUEST
+        || body != body_kind::CERTIFICATE_REQUEST
         || text(root.getTarget().getName()) != "ca")
       return fail(errc::permission_denied,
                   fmt::format("node {} joined with a token and may only ask "
@@ -65,8 +68,13 @@ result<void> authorize(const ca::certificate_fields& peer, bool joining,
   return {};
 }
 
+// Handshake frames are small: an unauthenticated peer may not make this node
+// buffer a full-size frame.
+constexpr size_t max_handshake_frame = 16 * 1024;
+
 session::session(options opts)
-  : opts_(opts), reader_(opts.max_frame_bytes), handshake_(opts.handshake) {}
+  : opts_(opts), reader_(std::min(max_handshake_frame, opts.max_frame_bytes)),
+    handshake_(opts.handshake) {}
 
 std::vector<uint8_t> session::start() {
   std::vector<uint8_t> out;
@@ -102,6 +110,7 @@ result<session::output> session::on_bytes(const uint8_t* data, size_t size) {
         peer_ = handshake_.peer();
         joining_ = handshake_.peer_joining();
         channel_.emplace(handshake_.take_channel());
+        reader_.set_max_frame_bytes(opts_.max_frame_bytes);
       }
       continue;
     }

@@ -15,6 +15,18 @@ namespace skep::transport {
 
 using std::chrono::milliseconds;
 
+void tune_socket(int fd) {
+  int one = 1, idle = 5, interval = 2, probes = 3;
+  unsigned user_timeout_ms = 15000;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+               sizeof user_timeout_ms);
+}
+
 result<int> dial_tcp(const std::string& host, uint16_t port,
                      milliseconds timeout) {
   addrinfo hints{};
@@ -52,8 +64,7 @@ result<int> dial_tcp(const std::string& host, uint16_t port,
       }
     }
     if (rc == 0) {
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      tune_socket(fd);
       ::freeaddrinfo(found);
       return fd;
     }

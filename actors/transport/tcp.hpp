@@ -9,8 +9,13 @@
 
 namespace skep::transport {
 
+/// Sets what every node-to-node socket needs: TCP_NODELAY (small requests
+/// must not wait for delayed ACKs), and keepalives with a user timeout, so
+/// a peer that vanishes without closing is noticed within about 15 s.
+void tune_socket(int fd);
+
 /// Resolves `host` and connects within `timeout`; returns a connected
-/// non-blocking socket with TCP_NODELAY set, or why not.
+/// non-blocking socket, tuned, or why not.
 result<int> dial_tcp(const std::string& host, uint16_t port,
                      std::chrono::milliseconds timeout);
 

@@ -39,11 +39,13 @@ constexpr auto local_answer_timeout = std::chrono::minutes{5};
 
 struct connection {
   std::unique_ptr<session> link;
+  uint64_t serial = 0; ///< unique for the transport's life (fds are reused)
   bool outgoing = false;
   std::string dialed; ///< the node this node dialed (outgoing only)
   std::string address;
   bool established = false;
-  uint64_t unsent = 0; ///< written but not yet taken by the kernel
+  bool joining = false; ///< the peer joined with a token: CA traffic only
+  uint64_t unsent = 0;  ///< written but not yet taken by the kernel
 };
 
 struct peer_entry {
@@ -53,8 +55,10 @@ struct peer_entry {
   bool dialing = false; ///< a dial or a handshake is under way
   uint64_t attempt = 0; ///< discards results of superseded dials
   unsigned failures = 0;
-  std::set<conn_hdl> sessions; ///< established connections, either way
-  std::deque<envelope> queue;  ///< waiting for a session
+  /// Established, certified connections with the node, either way. Joining
+  /// peers never appear here: nothing is routed to them but answers.
+  std::set<conn_hdl> sessions;
+  std::deque<envelope> queue; ///< waiting for a session
   fault_rule fault;
 };
 
@@ -68,6 +72,7 @@ struct transport_state {
   int listen_fd = -1;
   uint16_t port = 0;
   std::map<conn_hdl, connection> conns;
+  uint64_t next_serial = 1;
   std::map<std::string, peer_entry> peers;
   std::map<std::string, caf::actor> routes;
   std::map<uint64_t, pending_call> calls;
@@ -95,6 +100,21 @@ using self_ptr = caf::io::stateful_broker<transport_state>*;
 
 std::string text_of(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
+}
+
+// CAF 0.17's default multiplexer names a connection by its socket, which is
+// how socket options reach connections CAF accepted.
+int socket_of(conn_hdl hdl) {
+  return static_cast<int>(hdl.id());
+}
+
+/// Finds a connection by handle and serial: a handle alone may already name
+/// a newer connection on a reused socket.
+connection* find_connection(self_ptr self, conn_hdl hdl, uint64_t serial) {
+  auto it = self->state.conns.find(hdl);
+  if (it == self->state.conns.end() || it->second.serial != serial)
+    return nullptr;
+  return &it->second;
 }
 
 session::options session_options(self_ptr self, side role,
@@ -125,7 +145,7 @@ void write_bytes(self_ptr self, conn_hdl hdl, const std::vector<uint8_t>& b) {
   // A peer that stops reading must not make this node buffer without end.
   it->second.unsent += b.size();
   if (it->second.unsent > st.cfg.max_unsent_bytes) {
-    self->send(self, atom::remove_v, hdl.id(),
+    self->send(self, atom::remove_v, hdl.id(), it->second.serial,
                fmt::format("the peer does not read: over {} bytes unsent",
                            st.cfg.max_unsent_bytes));
     return;
@@ -144,6 +164,15 @@ void fail_calls_to(self_ptr self, const std::string& node, const failure& why) {
       ++it;
     }
   }
+}
+
+/// The node cannot be reached: its waiting envelopes are lost (as on a
+/// network) and its calls fail now, so no failed request runs later.
+void unreachable(self_ptr self, const std::string& node, const failure& why) {
+  auto it = self->state.peers.find(node);
+  if (it != self->state.peers.end())
+    it->second.queue.clear();
+  fail_calls_to(self, node, why);
 }
 
 void schedule_redial(self_ptr self, const std::string& node) {
@@ -194,56 +223,67 @@ void lost(self_ptr self, conn_hdl hdl, const std::string& reason) {
     return;
   auto c = std::move(it->second);
   st.conns.erase(it);
-  if (c.established) {
-    auto node = c.link->peer().node_id;
+  std::string node = c.established ? c.link->peer().node_id : c.dialed;
+  if (c.established)
     log::info(who, "session with node {} ({}) closed: {}", node, c.address,
               reason);
-    auto p = st.peers.find(node);
-    if (p != st.peers.end()) {
-      p->second.sessions.erase(hdl);
-      if (p->second.sessions.empty())
-        fail_calls_to(
-          self, node,
-          failure{errc::unavailable, fmt::format("the session with node {} was "
-                                                 "lost: {}",
-                                                 node, reason)});
-    }
-  } else {
+  else
     log::info(who, "connection {} closed before its handshake finished: {}",
               c.address, reason);
-  }
-  if (c.outgoing) {
-    auto p = st.peers.find(c.dialed);
-    if (p != st.peers.end() && p->second.sessions.empty()) {
-      if (!c.established)
-        fail_calls_to(self, c.dialed,
-                      failure{errc::unavailable,
-                              fmt::format("cannot open a session with node "
-                                          "{}: {}",
-                                          c.dialed, reason)});
-      schedule_redial(self, c.dialed);
-    }
-  }
+  auto p = st.peers.find(node);
+  if (node.empty() || p == st.peers.end() || c.joining)
+    return;
+  p->second.sessions.erase(hdl);
+  if (!p->second.sessions.empty())
+    return;
+  if (c.established)
+    unreachable(self, node,
+                failure{errc::unavailable,
+                        fmt::format("the session with node {} was lost: {}",
+                                    node, reason)});
+  else if (c.outgoing)
+    unreachable(self, node,
+                failure{errc::unavailable,
+                        fmt::format("cannot open a session with node {}: {}",
+                                    node, reason)});
+  if (c.outgoing)
+    schedule_redial(self, node);
+  else
+    start_dial(self, node); // it dialed us; if we know its address, redial
 }
 
-/// Closes a connection for a protocol violation or by decision.
-void drop(self_ptr self, conn_hdl hdl, const std::string& reason) {
+/// Closes a connection for a protocol violation or by decision. A peer
+/// that stopped reading is reset rather than closed gracefully, or its
+/// unsent bytes would hold the socket open.
+void drop(self_ptr self, conn_hdl hdl, const std::string& reason,
+          bool reset = false) {
+  auto it = self->state.conns.find(hdl);
+  if (it == self->state.conns.end())
+    return;
   ++self->state.dropped_connections;
-  log::warn(who, "dropping connection {}: {}",
-            self->state.conns.count(hdl) ? self->state.conns[hdl].address : "?",
-            reason);
+  log::warn(who, "dropping connection {}: {}", it->second.address, reason);
+  if (reset) {
+    linger hard{1, 0};
+    ::setsockopt(socket_of(hdl), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    ::shutdown(socket_of(hdl), SHUT_RDWR);
+  }
   self->close(hdl);
   lost(self, hdl, reason);
 }
 
 /// Seals `env` on a session with `node`, or queues it while one is being
-/// opened. False when there is no way to reach the node.
-bool transmit(self_ptr self, const std::string& node, const envelope& env,
-              std::optional<conn_hdl> preferred = std::nullopt) {
+/// opened; fails when there is no way to reach the node or `env` is too
+/// large to send.
+result<void> transmit(self_ptr self, const std::string& node,
+                      const envelope& env,
+                      std::optional<conn_hdl> preferred = std::nullopt) {
   auto& st = self->state;
   auto pit = st.peers.find(node);
   if (pit == st.peers.end())
-    return false;
+    return fail(errc::unavailable,
+                fmt::format("no session with node {} and no address to dial "
+                            "it",
+                            node));
   auto& p = pit->second;
   std::optional<conn_hdl> hdl;
   if (preferred && p.sessions.count(*preferred))
@@ -252,61 +292,85 @@ bool transmit(self_ptr self, const std::string& node, const envelope& env,
     hdl = *p.sessions.begin();
   if (hdl) {
     auto bytes = st.conns.at(*hdl).link->seal(env);
-    if (!bytes) {
-      log::warn(who, "cannot send to node {}: {}", node, bytes.error().message);
-      return false;
-    }
+    if (!bytes)
+      return std::move(bytes).error();
     write_bytes(self, *hdl, *bytes);
-    return true;
+    return {};
   }
   if (!p.dial)
-    return false;
+    return fail(errc::unavailable,
+                fmt::format("no session with node {} and no address to dial "
+                            "it",
+                            node));
   if (p.queue.size() >= st.cfg.max_queued)
     p.queue.pop_front();
   p.queue.push_back(env);
   start_dial(self, node);
-  return true;
+  return {};
 }
 
 /// Sends `env` to `node` through the fault rules for that node.
-bool dispatch(self_ptr self, const std::string& node, const envelope& env,
-              std::optional<conn_hdl> preferred = std::nullopt) {
+result<void> dispatch(self_ptr self, const std::string& node,
+                      const envelope& env,
+                      std::optional<conn_hdl> preferred = std::nullopt) {
   auto& st = self->state;
   auto pit = st.peers.find(node);
-  if (pit == st.peers.end())
-    return false;
-  auto& rule = pit->second.fault;
-  if (rule.partitioned)
-    return true; // lost on the way, as in a real partition
-  if (rule.drop > 0) {
-    std::uniform_real_distribution<double> coin(0.0, 1.0);
-    if (coin(st.dice) < rule.drop) {
-      ++st.injected_drops;
-      return true;
+  if (pit != st.peers.end()) {
+    auto& rule = pit->second.fault;
+    if (rule.partitioned)
+      return {}; // lost on the way, as in a real partition
+    if (rule.drop > 0) {
+      std::uniform_real_distribution<double> coin(0.0, 1.0);
+      if (coin(st.dice) < rule.drop) {
+        ++st.injected_drops;
+        return {};
+      }
     }
-  }
-  if (rule.delay.count() > 0) {
-    self->delayed_send(self, rule.delay, atom::delayed_v, node, env);
-    return true;
+    if (rule.delay.count() > 0) {
+      self->delayed_send(self, rule.delay, atom::delayed_v, node, env);
+      return {};
+    }
   }
   return transmit(self, node, env, preferred);
 }
 
-void answer(self_ptr self, conn_hdl hdl, const std::string& node,
-            const envelope& env) {
-  if (!dispatch(self, node, env, hdl))
-    log::debug(who, "reply to node {} dropped: no session", node);
+/// Sends a reply on the connection the request came on: the only way to
+/// reach a joining peer, and the right one for any peer.
+void answer(self_ptr self, conn_hdl hdl, uint64_t serial,
+            const std::string& node, const envelope& env) {
+  auto* c = find_connection(self, hdl, serial);
+  if (c == nullptr || !c->joining) {
+    if (auto sent = dispatch(self, node, env, hdl); !sent)
+      log::debug(who, "reply to node {} dropped: {}", node,
+                 sent.error().message);
+    return;
+  }
+  auto bytes = c->link->seal(env);
+  if (bytes)
+    write_bytes(self, hdl, *bytes);
 }
 
 void on_established(self_ptr self, conn_hdl hdl) {
   auto& st = self->state;
   auto& c = st.conns.at(hdl);
   c.established = true;
-  const auto& peer = c.link->peer();
+  c.joining = c.link->peer_joining();
+  auto peer = c.link->peer();
   log::info(who, "session with {} node {} ({}) established{}",
             ca::to_string(peer.role), peer.node_id, c.address,
-            c.link->peer_joining() ? ", joining with a token" : "");
+            c.joining ? ", joining with a token" : "");
+  if (c.joining)
+    return;
   auto& p = st.peers[peer.node_id];
+  // One node id, one key: a second key under a known id is an impostor.
+  for (auto other : p.sessions) {
+    if (st.conns.at(other).link->peer().node_key != peer.node_key) {
+      drop(self, hdl,
+           fmt::format("node {} already has a session under another key",
+                       peer.node_id));
+      return;
+    }
+  }
   p.sessions.insert(hdl);
   if (c.outgoing) {
     p.dialing = false;
@@ -315,12 +379,15 @@ void on_established(self_ptr self, conn_hdl hdl) {
   auto queued = std::move(p.queue);
   p.queue.clear();
   for (auto& env : queued)
-    transmit(self, peer.node_id, env);
+    if (auto sent = transmit(self, peer.node_id, env); !sent)
+      log::warn(who, "cannot send to node {}: {}", peer.node_id,
+                sent.error().message);
 }
 
 void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
   auto& st = self->state;
   auto& c = st.conns.at(hdl);
+  auto serial = c.serial;
   peer_info from{c.link->peer().node_id, c.link->peer().role,
                  c.link->peer().node_key, c.link->peer_joining()};
   auto pit = st.peers.find(from.node_id);
@@ -349,7 +416,7 @@ void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
       auto reply = make_envelope(
         kind::REPLY, corr, actor_ref{st.cfg.node_id, target.name}, sender,
         [&](auto body) { to_schema(why, body.initError()); });
-      answer(self, hdl, from.node_id, reply);
+      answer(self, hdl, serial, from.node_id, reply);
     }
   };
   if (!target.node_id.empty() && target.node_id != st.cfg.node_id)
@@ -372,13 +439,14 @@ void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
   self->request(route->second, local_answer_timeout, std::move(in))
     .then(
       [=](envelope& body) {
-        answer(self, hdl, node, restamp(body, kind::REPLY, corr, me, sender));
+        answer(self, hdl, serial, node,
+               restamp(body, kind::REPLY, corr, me, sender));
       },
       [=](caf::error& err) {
         failure why{errc::internal,
                     fmt::format("actor '{}' on node {} failed: {}", me.name,
                                 me.node_id, caf::to_string(err))};
-        answer(self, hdl, node,
+        answer(self, hdl, serial, node,
                make_envelope(kind::REPLY, corr, me, sender, [&](auto body) {
                  to_schema(why, body.initError());
                }));
@@ -410,6 +478,8 @@ void open_connection(self_ptr self, conn_hdl hdl, side role,
                      std::optional<std::string> dialed, std::string address) {
   auto& st = self->state;
   connection c;
+  c.serial = st.next_serial++;
+  auto serial = c.serial;
   c.outgoing = role == side::client;
   if (dialed)
     c.dialed = *dialed;
@@ -420,8 +490,8 @@ void open_connection(self_ptr self, conn_hdl hdl, side role,
   self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
   self->ack_writes(hdl, true);
   write_bytes(self, hdl, hello);
-  self->delayed_send(self, st.cfg.handshake_timeout, atom::deadline_v,
-                     hdl.id());
+  self->delayed_send(self, st.cfg.handshake_timeout, atom::deadline_v, hdl.id(),
+                     serial);
 }
 
 std::string peer_address(self_ptr self, conn_hdl hdl) {
@@ -454,11 +524,9 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
         self->close(msg.handle);
         return;
       }
-      // CAF names a connection by its socket: switch Nagle off on it, as
-      // the dialer does, or small requests wait for delayed ACKs.
-      int one = 1;
-      ::setsockopt(static_cast<int>(msg.handle.id()), IPPROTO_TCP, TCP_NODELAY,
-                   &one, sizeof one);
+      // As the dialer does: no Nagle (small requests would wait for
+      // delayed ACKs) and keepalives (a vanished peer is noticed).
+      tune_socket(socket_of(msg.handle));
       open_connection(self, msg.handle, side::server, std::nullopt,
                       peer_address(self, msg.handle));
     },
@@ -470,10 +538,10 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
       if (it != self->state.conns.end())
         it->second.unsent = msg.remaining;
     },
-    [=](atom::remove, int64_t id, const std::string& reason) {
+    [=](atom::remove, int64_t id, uint64_t serial, const std::string& reason) {
       auto hdl = conn_hdl::from_int(id);
-      if (self->state.conns.count(hdl) != 0)
-        drop(self, hdl, reason);
+      if (find_connection(self, hdl, serial) != nullptr)
+        drop(self, hdl, reason, true);
     },
     [=](const caf::io::connection_closed_msg& msg) {
       lost(self, msg.handle, "the peer closed the connection");
@@ -495,8 +563,8 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
       auto address = fmt::format("{}:{}", p.host, p.port);
       if (fd < 0) {
         log::debug(who, "cannot reach node {} at {}: {}", node, address, error);
-        p.queue.clear();
-        fail_calls_to(self, node,
+        if (p.sessions.empty())
+          unreachable(self, node,
                       failure{errc::unavailable,
                               fmt::format("cannot reach node {} at {}: {}",
                                           node, address, error)});
@@ -512,10 +580,10 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
       if (it != st.peers.end() && it->second.attempt == attempt)
         start_dial(self, node);
     },
-    [=](atom::deadline, int64_t id) {
+    [=](atom::deadline, int64_t id, uint64_t serial) {
       auto hdl = conn_hdl::from_int(id);
-      auto it = self->state.conns.find(hdl);
-      if (it != self->state.conns.end() && !it->second.established)
+      auto* c = find_connection(self, hdl, serial);
+      if (c != nullptr && !c->established)
         drop(self, hdl,
              fmt::format("no handshake within {} ms",
                          self->state.cfg.handshake_timeout.count()));
@@ -539,13 +607,20 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
       auto it = st.peers.find(node);
       if (it == st.peers.end())
         return;
-      auto sessions = it->second.sessions;
       it->second.dial = false;
       ++it->second.attempt;
-      for (auto hdl : sessions) {
+      std::vector<conn_hdl> doomed;
+      for (auto& [hdl, c] : st.conns)
+        if (c.dialed == node
+            || (c.established && c.link->peer().node_id == node))
+          doomed.push_back(hdl);
+      for (auto hdl : doomed) {
         self->close(hdl);
         lost(self, hdl, "the node was forgotten");
       }
+      unreachable(
+        self, node,
+        failure{errc::unavailable, fmt::format("node {} was forgotten", node)});
       st.peers.erase(node);
     },
     [=](atom::route, const std::string& name, const caf::actor& target) {
@@ -560,7 +635,7 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
         env, kind::ONE_WAY, 0,
         actor_ref{st.cfg.node_id, text_of(root.getSender().getName())},
         to_actor_ref(root.getTarget()));
-      if (!dispatch(self, node, stamped))
+      if (auto sent = dispatch(self, node, stamped); !sent)
         log::debug(who,
                    "message to node {} dropped: no session and no "
                    "address",
@@ -578,13 +653,10 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
         actor_ref{st.cfg.node_id, text_of(root.getSender().getName())},
         to_actor_ref(root.getTarget()));
       st.calls.emplace(id, pending_call{rp, node});
-      if (!dispatch(self, node, stamped)) {
-        st.calls.erase(id);
-        rp.deliver(make_error_envelope(
-          id, failure{errc::unavailable,
-                      fmt::format("no session with node {} and no address "
-                                  "to dial it",
-                                  node)}));
+      if (auto sent = dispatch(self, node, stamped); !sent) {
+        // It may have failed already (a queued call to an unreachable node).
+        if (st.calls.erase(id) != 0)
+          rp.deliver(make_error_envelope(id, sent.error()));
         return rp;
       }
       self->delayed_send(self, timeout, atom::expire_v, id);
@@ -598,10 +670,24 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
       it->second.promise.deliver(make_error_envelope(
         id, failure{errc::timeout, fmt::format("node {} did not answer in time",
                                                it->second.node)}));
+      // A request still waiting for a session must not go out any more.
+      auto peer = self->state.peers.find(it->second.node);
+      if (peer != self->state.peers.end()) {
+        auto& queue = peer->second.queue;
+        queue.erase(std::remove_if(queue.begin(), queue.end(),
+                                   [id](const envelope& env) {
+                                     return env.root().getCorrelationId() == id
+                                            && env.root().getKind()
+                                                 == kind::REQUEST;
+                                   }),
+                    queue.end());
+      }
       calls.erase(it);
     },
     [=](atom::delayed, const std::string& node, const envelope& env) {
-      transmit(self, node, env);
+      if (auto sent = transmit(self, node, env); !sent)
+        log::debug(who, "delayed message to node {} lost: {}", node,
+                   sent.error().message);
     },
     [=](atom::fault, const std::string& node, double drop, caf::timespan delay,
         bool partitioned) {
@@ -621,11 +707,11 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
     [=](atom::revoke, const std::string& node) {
       auto& st = self->state;
       st.revoked.insert(node);
-      auto it = st.peers.find(node);
-      if (it == st.peers.end())
-        return;
-      auto sessions = it->second.sessions;
-      for (auto hdl : sessions) {
+      std::vector<conn_hdl> doomed;
+      for (auto& [hdl, c] : st.conns)
+        if (c.established && c.link->peer().node_id == node)
+          doomed.push_back(hdl);
+      for (auto hdl : doomed) {
         self->close(hdl);
         lost(self, hdl, "its certificate was revoked");
       }

@@ -490,6 +490,23 @@ TEST_F(TransportNet, RotatedWrongAndMalformedTokensAreRefused) {
   EXPECT_NE(good.proc->line_with("@joined worker"), "") << good.proc->output();
 }
 
+TEST_F(TransportNet, JoiningUnderAnotherNodesIdIsRefused) {
+  auto m = start_manager("m1");
+  auto w = join("w1", m, worker_token);
+  ASSERT_NE(w.proc->line_with("@joined"), "");
+  // Another machine (its own data dir, so its own key) claims to be w1.
+  std::vector<std::string> args{"--join", "127.0.0.1:" + std::to_string(m.port),
+                                "--token", manager_token};
+  auto impostor = start("w1", args, "impostor");
+  EXPECT_NE(impostor.proc->line_with("@join-failed "), "")
+    << impostor.proc->output();
+  EXPECT_TRUE(m.proc->wait_for_output("already belongs to another node"));
+  // The real w1 is untouched.
+  peer(w, m);
+  auto out = w.ask("call m1 echo still-me 5000");
+  EXPECT_NE(out.find("ok still-me"), std::string::npos) << out;
+}
+
 TEST_F(TransportNet, RenewedCertificateAndRevokedNode) {
   auto m = start_manager("m1");
   auto w = join("w1", m, worker_token);

@@ -85,6 +85,26 @@ TEST(Authority, IssuesCertificatesThatVerifyUntilRevoked) {
   EXPECT_FALSE(ca.set_expiry(10s));
 }
 
+TEST(Authority, AnIdBelongsToTheFirstKeyItWasIssuedFor) {
+  auto ca = authority::create();
+  keypair first = keypair::generate(), second = keypair::generate();
+  auto now = std::chrono::system_clock::now();
+  ASSERT_TRUE(ca.issue("node-1", node_role::worker, first.public_part, now));
+  EXPECT_TRUE(ca.may_hold("node-1", first.public_part));
+  auto taken = ca.issue("node-1", node_role::manager, second.public_part, now);
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, errc::already_exists);
+  EXPECT_FALSE(ca.may_hold("node-1", second.public_part));
+  // Renewal with the same key is fine; the binding survives a restart.
+  EXPECT_TRUE(ca.issue("node-1", node_role::worker, first.public_part, now));
+  test::temp_dir tmp;
+  ASSERT_TRUE(ca.save(tmp.path() + "/ca"));
+  auto back = authority::load(tmp.path() + "/ca");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->may_hold("node-1", second.public_part));
+  EXPECT_TRUE(back->may_hold("node-1", first.public_part));
+}
+
 TEST(Authority, SavesAndLoadsPrivately) {
   test::temp_dir tmp;
   auto dir = tmp.path() + "/ca";

@@ -487,8 +487,10 @@ TEST_F(JoinHandshake, TokenOfAnotherSwarmIsRefusedByTheJoiner) {
   EXPECT_NE(outcome.error().message.find("does not match the digest"),
             std::string::npos)
     << outcome.error().message;
-  // The joiner stopped before proving anything to the impostor.
+  // The joiner stopped before proving anything to the impostor: on the wire
+  // only its Hello, then the server's Hello, header and credentials.
   EXPECT_TRUE(claims.empty());
+  EXPECT_EQ(wire.size(), 4u);
 }
 
 TEST_F(JoinHandshake, ServerOfTheRightCaButWorkerRoleIsRefused) {

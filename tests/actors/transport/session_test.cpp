@@ -157,6 +157,26 @@ TEST_F(Session2, OversizedLengthIsRefusedFromTheHeader) {
   EXPECT_EQ(out.error().code, errc::frame_too_large);
 }
 
+TEST_F(Session2, FullSizeFramesOnlyAfterTheHandshake) {
+  // 64 KiB frames are allowed, but not before the peer proved anything.
+  session lone_server{options_for(b, side::server)};
+  lone_server.start();
+  std::vector<uint8_t> header{0x00, 0x00, 0x50, 0x00}; // 20 KiB
+  auto out = lone_server.on_bytes(header.data(), header.size());
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code, errc::frame_too_large);
+
+  ASSERT_NO_FATAL_FAILURE(connect_ab());
+  auto big
+    = make_envelope(schema::Envelope::Kind::ONE_WAY, 0, {a.id, "x"}, {"", "y"},
+                    [](auto body) { body.initPing().initPayload(40 * 1024); });
+  auto sealed = client->seal(big);
+  ASSERT_TRUE(sealed);
+  auto got = deliver(*server, *sealed);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->received.size(), 1u);
+}
+
 TEST_F(Session2, GarbageBeforeTheHandshakeIsRefused) {
   session lone_server{options_for(b, side::server)};
   lone_server.start();
