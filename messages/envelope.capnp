@@ -10,6 +10,7 @@ using Common = import "/messages/common.capnp";
 using Control = import "/messages/control.capnp";
 using Ca = import "/messages/ca.capnp";
 using Diag = import "/messages/diag.capnp";
+using Raft = import "/messages/raft.capnp";
 
 struct Envelope {
   protocolVersion @0 :UInt16;     # wire protocol version; see codec.hpp
@@ -25,6 +26,7 @@ struct Envelope {
     pong @9 :Diag.Pong;                  # the answer to a ping
     certificateRequest @10 :Ca.CertificateRequest;  # join or renew
     certificateReply @11 :Ca.CertificateReply;      # the CA answers
+    raft @12 :Raft.Message;              # between managers' raft members
   }
 
   enum Kind {

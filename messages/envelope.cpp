@@ -120,7 +120,8 @@ result<void> check_envelope(const envelope& env) {
   case schema::Envelope::Body::PING:
   case schema::Envelope::Body::PONG:
   case schema::Envelope::Body::CERTIFICATE_REQUEST:
-  case schema::Envelope::Body::CERTIFICATE_REPLY:
+    case schema::Envelope::Body::CERTIFICATE_REPLY:
+  case schema::Envelope::Body::RAFT:
     return {};
   }
   return fail(errc::unsupported,

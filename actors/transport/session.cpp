@@ -28,7 +28,8 @@ bool workers_may_send(body_kind body) {
     return true;
   case body_kind::CONTROL_REQUEST:
   case body_kind::CONTROL_REPLY:
-  case body_kind::CERTIFICATE_REPLY:
+    case body_kind::CERTIFICATE_REPLY:
+  case body_kind::RAFT:
     return false;
   }
   return false; // unknown bodies never get this far (check_envelope)

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
@@ -414,6 +415,88 @@ TEST_F(TransportNet, PeerThatStopsReadingIsDroppedAndReturnsLater) {
   ASSERT_TRUE(w.wait_session("m1", 15s));
   auto out = w.ask("call m1 echo thawed 5000");
   EXPECT_NE(out.find("ok thawed"), std::string::npos) << out;
+}
+
+/// Polls every node's Raft status until they name the same leader among
+/// `alive`; returns it (empty on timeout).
+std::string await_leader(std::vector<node*> alive,
+                         std::chrono::milliseconds timeout = 15s) {
+  auto deadline = clock_type::now() + timeout;
+  while (clock_type::now() < deadline) {
+    std::string agreed;
+    bool all = true;
+    for (auto* n : alive) {
+      auto line = n->ask("raft");
+      auto at = line.rfind(" leader ");
+      auto leader = at == std::string::npos
+                      ? std::string{}
+                      : line.substr(at + 8, line.find(' ', at + 8) - at - 8);
+      bool known = false;
+      for (auto* m : alive)
+        known = known || m->id == leader;
+      if (!known || (!agreed.empty() && agreed != leader))
+        all = false;
+      agreed = leader;
+    }
+    if (all && !agreed.empty())
+      return agreed;
+    std::this_thread::sleep_for(20ms); // the polling interval
+  }
+  return {};
+}
+
+TEST_F(TransportNet, RaftOverTheTransportElectsCommitsAndFailsOver) {
+  const std::string members = "m1,m2,m3";
+  auto m1 = start_manager("m1", {"--raft", members});
+  auto m2 = join("m2", m1, manager_token, {"--raft", members});
+  auto m3 = join("m3", m1, manager_token, {"--raft", members});
+  ASSERT_NE(m2.proc->line_with("@joined manager"), "") << m2.proc->output();
+  ASSERT_NE(m3.proc->line_with("@joined manager"), "") << m3.proc->output();
+  peer(m2, m1);
+  peer(m3, m1);
+  peer(m3, m2);
+  peer(m1, m2);
+  peer(m1, m3);
+  peer(m2, m3);
+  std::map<std::string, node*> by_id{{"m1", &m1}, {"m2", &m2}, {"m3", &m3}};
+
+  auto leader = await_leader({&m1, &m2, &m3});
+  ASSERT_NE(leader, "") << m1.proc->output();
+  auto out = by_id[leader]->ask("propose first");
+  EXPECT_NE(out.find(" ok index "), std::string::npos) << out;
+
+  // SIGKILL the leader: the other two elect one of themselves and commit.
+  auto port = by_id[leader]->port;
+  by_id[leader]->proc->signal(SIGKILL);
+  by_id[leader]->proc->wait_exit();
+  std::vector<node*> rest;
+  for (auto& [id, n] : by_id)
+    if (id != leader)
+      rest.push_back(n);
+  auto second = await_leader(rest);
+  ASSERT_NE(second, "");
+  EXPECT_NE(second, leader);
+  out = by_id[second]->ask("propose second");
+  EXPECT_NE(out.find(" ok index "), std::string::npos) << out;
+
+  // The old leader returns on its data dir and catches up as a follower.
+  auto back = restart(leader, port, {"--raft", members});
+  for (auto& [id, n] : by_id)
+    if (id != leader)
+      peer(back, *n);
+  auto want = by_id[second]->ask("raft");
+  auto commit = want.substr(want.rfind(' ') + 1);
+  auto deadline = clock_type::now() + 15s;
+  std::string seen;
+  while (clock_type::now() < deadline) {
+    seen = back.ask("raft");
+    if (seen.find("role follower") != std::string::npos
+        && seen.substr(seen.rfind(' ') + 1) == commit)
+      break;
+    std::this_thread::sleep_for(20ms); // the polling interval
+  }
+  EXPECT_NE(seen.find("role follower"), std::string::npos) << seen;
+  EXPECT_EQ(seen.substr(seen.rfind(' ') + 1), commit) << seen;
 }
 
 /// Runs a call carrying a marker through a recording relay; returns the

@@ -18,11 +18,19 @@
 //   rotate TAG worker|manager           "@TAG token T"
 //   renew TAG NODE                      renew the certificate at NODE's CA
 //   revoke NODE
+//   propose TAG TEXT                    Raft: "@TAG ok index N" or error
+//   raft TAG                            "@TAG role R term T leader NODE ..."
+//
+// With --raft A,B,C the node runs a Raft member over its transport (SQLite
+// in the data dir), bootstrapping members A, B and C when the log is new.
 //
 // Actors: "echo" answers a Ping with a Pong; "hold" never answers.
 
 #include "actors/ca/ca_actor.hpp"
 #include "actors/node/data_dir.hpp"
+#include "actors/raft/raft_bridge.hpp"
+#include "actors/raft/raft_wire.hpp"
+#include "actors/raft/sqlite_storage.hpp"
 #include "actors/transport/join.hpp"
 #include "actors/transport/transport_actor.hpp"
 
@@ -41,6 +49,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 #include <sodium.h>
 
@@ -114,6 +123,14 @@ caf::behavior echo(caf::event_based_actor*, std::string node_id) {
       pong.setNode(node_id);
     });
   }};
+}
+
+// The state machine of the test: counts what it is handed.
+raft::apply_sink::behavior_type counting_sink(raft::apply_sink::pointer) {
+  return {
+    [](atom::apply, const std::vector<raft::entry>&) {},
+    [](atom::restore, const raft::snapshot&) {},
+  };
 }
 
 caf::behavior hold(caf::event_based_actor* self) {
@@ -276,6 +293,41 @@ int main(int argc, char** argv) {
     });
   };
 
+  // Raft over the transport, when asked for.
+  caf::actor bridge;
+  raft::raft_actor member;
+  std::map<raft::node_id, std::string> member_names;
+  if (opt.count("--raft")) {
+    auto storage = raft::sqlite_storage::open(dir + "/raft.db");
+    if (!storage)
+      die(storage.error().message);
+    std::vector<std::string> names;
+    std::stringstream list{opt["--raft"]};
+    for (std::string name; std::getline(list, name, ',');)
+      names.push_back(name);
+    raft::configuration founders;
+    for (auto& name : names) {
+      founders.voters.push_back(raft::member_id_of(name));
+      member_names[raft::member_id_of(name)] = name;
+    }
+    std::sort(founders.voters.begin(), founders.voters.end());
+    if ((*storage)->last_index() == 0
+        && (*storage)->snapshot_metadata().index == 0
+        && (*storage)->snapshot_metadata().config.voters.empty())
+      raft::bootstrap(**storage, founders);
+    bridge = raft::spawn_raft_bridge(sys, net, id);
+    for (auto& name : names)
+      self->send(bridge, atom::peer_v, name);
+    raft::raft_actor_config rc;
+    rc.core.id = raft::member_id_of(id);
+    rc.core.seed = rc.core.id;
+    member = raft::spawn_raft(sys, rc, std::move(*storage),
+                              caf::actor_cast<raft::raft_outbox>(bridge),
+                              sys.spawn(counting_sink));
+    self->send(bridge, atom::apply_v, caf::actor_cast<caf::actor>(member));
+    self->send(net, atom::route_v, std::string{"raft"}, bridge);
+  }
+
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in{line};
@@ -286,6 +338,8 @@ int main(int argc, char** argv) {
       uint16_t port = 0;
       in >> node >> host >> port;
       self->send(net, atom::peer_v, node, host, port);
+      if (bridge)
+        self->send(bridge, atom::peer_v, node);
     } else if (cmd == "call") {
       std::string tag, node, target, payload;
       long ms = 0;
@@ -389,6 +443,40 @@ int main(int argc, char** argv) {
                  duration_cast<seconds>(fields->expires_at.time_since_epoch())
                    .count());
            });
+    } else if (cmd == "propose" && member) {
+      std::string tag, text;
+      in >> tag >> text;
+      auto started = steady_clock::now();
+      self
+        ->request(member, seconds{10}, atom::propose_v,
+                  raft::bytes(text.begin(), text.end()))
+        .receive(
+          [&](const raft::outcome& out) {
+            auto us = duration_cast<microseconds>(steady_clock::now() - started)
+                        .count();
+            if (out.ok)
+              say("@{} ok index {} in {} us", tag, out.index, us);
+            else
+              say("@{} error {} in {} us", tag, out.error, us);
+          },
+          [&](caf::error& err) {
+            say("@{} error {}", tag, caf::to_string(err));
+          });
+    } else if (cmd == "raft" && member) {
+      std::string tag;
+      in >> tag;
+      self->request(member, seconds{10}, atom::status_v)
+        .receive(
+          [&](const raft::status& st) {
+            auto leader = member_names.count(st.leader)
+                            ? member_names[st.leader]
+                            : std::string{"none"};
+            say("@{} role {} term {} leader {} commit {}", tag,
+                raft::to_string(st.role), st.term, leader, st.commit);
+          },
+          [&](caf::error& err) {
+            say("@{} error {}", tag, caf::to_string(err));
+          });
     } else if (cmd == "revoke") {
       std::string node;
       in >> node;
@@ -398,6 +486,10 @@ int main(int argc, char** argv) {
     } else if (!cmd.empty()) {
       say("@error unknown command {}", cmd);
     }
+  }
+  if (member) {
+    self->send_exit(member, caf::exit_reason::user_shutdown);
+    self->send_exit(bridge, caf::exit_reason::user_shutdown);
   }
   self->send_exit(net, caf::exit_reason::user_shutdown);
   self->send_exit(echo_actor, caf::exit_reason::user_shutdown);

@@ -237,6 +237,9 @@ envelope body_from(const std::string& sender, const std::string& target,
                          case schema::Envelope::Body::CERTIFICATE_REPLY:
                            body.initCertificateReply();
                            break;
+                         case schema::Envelope::Body::RAFT:
+                           body.initRaft();
+                           break;
                          default:
                            body.initControlRequest().setInfo();
                          }
@@ -274,12 +277,14 @@ TEST(Authorize, WorkersPingAndRenewButNeverIssueOrControl) {
     authorize(worker, false, body_from("w", "x", body::CERTIFICATE_REPLY)));
   EXPECT_FALSE(
     authorize(worker, false, body_from("w", "x", body::CONTROL_REQUEST)));
+  EXPECT_FALSE(authorize(worker, false, body_from("w", "raft", body::RAFT)));
   ca::certificate_fields manager = worker;
   manager.role = ca::node_role::manager;
   EXPECT_TRUE(
     authorize(manager, false, body_from("w", "x", body::CERTIFICATE_REPLY)));
   EXPECT_TRUE(
     authorize(manager, false, body_from("w", "x", body::CONTROL_REQUEST)));
+  EXPECT_TRUE(authorize(manager, false, body_from("w", "raft", body::RAFT)));
 }
 
 TEST_F(Session2, UnsealedFramesAreRefusedByASealedSession) {

@@ -1,0 +1,83 @@
+#include "actors/raft/raft_bridge.hpp"
+
+#include "actors/logging/log.hpp"
+#include "actors/raft/raft_wire.hpp"
+#include "actors/transport/transport_actor.hpp"
+
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+namespace skep::raft {
+
+namespace {
+
+constexpr std::string_view who = "raft-bridge";
+
+struct bridge_state {
+  caf::actor transport;
+  caf::actor member;
+  std::string self_node;
+  std::map<node_id, std::string> nodes; ///< member id -> node id
+  static inline const char* name = "raft-bridge";
+};
+
+caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
+                     caf::actor transport, std::string self_node) {
+  self->state.transport = std::move(transport);
+  self->state.self_node = std::move(self_node);
+  self->state.nodes[member_id_of(self->state.self_node)]
+    = self->state.self_node;
+  return {
+    [=](atom::apply, caf::actor member) { self->state.member = member; },
+    [=](atom::peer, const std::string& node) {
+      self->state.nodes[member_id_of(node)] = node;
+    },
+    [=](const message& m) {
+      auto& st = self->state;
+      auto it = st.nodes.find(m.to);
+      if (it == st.nodes.end()) {
+        log::debug(who, "no node known for member {:016x}; {} dropped", m.to,
+                   to_string(m.type));
+        return;
+      }
+      auto env
+        = make_envelope(schema::Envelope::Kind::ONE_WAY, 0,
+                        actor_ref{"", "raft"}, actor_ref{it->second, "raft"},
+                        [&](auto body) { to_wire(m, body.initRaft()); });
+      self->send(st.transport, atom::send_v, env);
+    },
+    [=](const transport::inbound& in) {
+      auto& st = self->state;
+      auto body = in.env.root().getBody();
+      if (body.which() != schema::Envelope::Body::RAFT || !st.member)
+        return;
+      auto m = from_wire(body.getRaft());
+      if (!m) {
+        log::warn(who, "from node {}: {}", in.from.node_id, m.error().message);
+        return;
+      }
+      auto expected = member_id_of(in.from.node_id);
+      if (m->from != expected) {
+        log::warn(who,
+                  "node {} sent a raft message as member {:016x}; it is "
+                  "member {:016x}",
+                  in.from.node_id, m->from, expected);
+        return;
+      }
+      st.nodes[expected] = in.from.node_id;
+      self->send(st.member, std::move(*m));
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
+                             std::string self_node) {
+  return sys.spawn(bridge, std::move(transport), std::move(self_node));
+}
+
+} // namespace skep::raft
