@@ -30,7 +30,9 @@ struct Certificate {
 # with a join token) or to renew the one it has. Who asks, with which key
 # and in which role, comes from the authenticated session, never from here.
 struct CertificateRequest {
-  hostname @0 :Text;  # for the operator's node list
+    hostname @0 :Text;       # for the operator's node list
+    advertiseAddr @1 :Text;  # HOST:PORT where other nodes reach it
+  engineVersion @2 :Text;  # the Skep release the node runs
 }
 
 struct CertificateReply {

@@ -10,15 +10,116 @@ struct Request {
   union {
     version @0 :Void;  # ask for the node's build version
     info @1 :Void;     # ask for the node's identity, host facts and swarm state
+    swarmInit @2 :SwarmInit;         # become the first manager of a new swarm
+    swarmJoin @3 :SwarmJoin;         # join a swarm with a token
+    joinToken @4 :JoinTokenRequest;  # show or rotate a join token
+    swarmLeave @5 :SwarmLeave;       # leave the swarm
+    swarmUpdate @6 :SwarmUpdate;     # change cluster settings
+    nodeList @7 :Void;               # every node of the swarm
+    nodeInspect @8 :NodeNames;       # some nodes, by id, prefix or hostname
+    nodeUpdate @9 :NodeUpdate;       # availability, labels, role of a node
+        nodeRemove @10 :NodeRemove;      # remove nodes from the swarm
+    propose @11 :Data;               # managers only: a store batch for the leader
   }
+}
+
+struct SwarmInit {
+  advertiseAddr @0 :Text;               # HOST:PORT; empty: the node's setting
+  taskHistoryLimit @1 :Int64 = -1;      # -1: the default (5)
+  dispatcherHeartbeatNanos @2 :Int64;   # 0: the default (5 s)
+  certExpiryNanos @3 :Int64;            # 0: the default (90 days)
+  forceNewCluster @4 :Bool;             # recover a manager whose quorum is lost
+  autolock @5 :Bool;                    # not supported yet: refused
+}
+
+struct SwarmJoin {
+  token @0 :Text;          # SKEP-1-<ca digest>-<secret>
+  remoteAddr @1 :Text;     # HOST:PORT of a manager
+  advertiseAddr @2 :Text;  # HOST:PORT; empty: the node's setting
+}
+
+struct JoinTokenRequest {
+  role @0 :Text;    # worker or manager
+  rotate @1 :Bool;  # replace the token first
+}
+
+struct SwarmLeave {
+  force @0 :Bool;  # a manager must force, and may not break quorum
+}
+
+struct SwarmUpdate {
+  taskHistoryLimit @0 :Int64 = -1;     # -1: unchanged
+  dispatcherHeartbeatNanos @1 :Int64;  # 0: unchanged
+  certExpiryNanos @2 :Int64;           # 0: unchanged
+}
+
+struct NodeNames {
+  names @0 :List(Text);  # ids, unique id prefixes or hostnames
+}
+
+struct NodeLabel {
+  key @0 :Text;
+  value @1 :Text;
+}
+
+struct NodeUpdate {
+  name @0 :Text;                  # one node: id, prefix or hostname
+  availability @1 :Text;          # active, pause, drain; empty: unchanged
+  labelAdd @2 :List(NodeLabel);   # set these labels
+  labelRm @3 :List(Text);         # remove these label keys
+  role @4 :Text;                  # worker or manager; empty: unchanged
+}
+
+struct NodeRemove {
+  names @0 :List(Text);
+  force @1 :Bool;  # remove nodes that are not Down
 }
 
 struct Reply {
   union {
     error @0 :Common.Error;     # the request failed; nothing was changed
     version @1 :VersionInfo;    # answer to Request.version
-    info @2 :NodeInfo;          # answer to Request.info
+        info @2 :NodeInfo;          # answer to Request.info
+    swarmInit @3 :SwarmInitReply;  # answer to Request.swarmInit
+    joined @4 :JoinedReply;        # answer to Request.swarmJoin
+    token @5 :TokenReply;          # answer to Request.joinToken
+    nodes @6 :List(NodeView);      # answer to nodeList and nodeInspect
+    done @7 :Void;                 # the change was committed
   }
+}
+
+struct SwarmInitReply {
+  nodeId @0 :Text;
+  workerToken @1 :Text;
+  managerToken @2 :Text;
+  advertiseAddr @3 :Text;  # where the others join
+}
+
+struct JoinedReply {
+  role @0 :Text;  # worker or manager
+}
+
+struct TokenReply {
+  role @0 :Text;
+  token @1 :Text;
+  managerAddr @2 :Text;  # HOST:PORT to join through
+}
+
+struct NodeView {
+  id @0 :Text;
+  hostname @1 :Text;
+  role @2 :Text;            # worker or manager
+  status @3 :Text;          # ready, down, unknown, disconnected
+  availability @4 :Text;    # active, pause, drain
+  managerStatus @5 :Text;   # leader, reachable, unreachable; empty for workers
+  engineVersion @6 :Text;
+  addr @7 :Text;            # HOST:PORT it advertises
+  labels @8 :List(NodeLabel);
+  createdAtNanos @9 :Int64;
+  updatedAtNanos @10 :Int64;
+  self @11 :Bool;           # the node that answered
+  statusMessage @12 :Text;
+  version @13 :UInt64;
 }
 
 struct VersionInfo {
@@ -59,5 +160,23 @@ struct NodeInfo {
   operatingSystem @16 :Text;       # e.g. "Debian GNU/Linux 12 (bookworm)"
   kernelVersion @17 :Text;         # uname -r
   arch @18 :Text;                  # uname -m
-  actors @19 :List(Text);          # names of the actors running on this node
+    actors @19 :List(Text);          # names of the actors running on this node
+  swarm @20 :SwarmInfo;            # set when localNodeState is active
+}
+
+struct SwarmInfo {
+  clusterId @0 :Text;
+  role @1 :Text;              # worker or manager
+  managers @2 :UInt32;        # how many managers the swarm has
+  nodes @3 :UInt32;           # how many nodes
+  managerAddrs @4 :List(Text);  # HOST:PORT of each manager
+  raftLeader @5 :Text;        # node id of the leader, managers only
+  raftTerm @6 :UInt64;
+  raftCommit @7 :UInt64;
+  taskHistoryLimit @8 :UInt32;
+  dispatcherHeartbeatNanos @9 :Int64;
+  certExpiryNanos @10 :Int64;
+  snapshotInterval @11 :UInt64;
+  electionTicks @12 :UInt32;
+  heartbeatTicks @13 :UInt32;
 }

@@ -11,6 +11,7 @@ using Control = import "/messages/control.capnp";
 using Ca = import "/messages/ca.capnp";
 using Diag = import "/messages/diag.capnp";
 using Raft = import "/messages/raft.capnp";
+using Dispatcher = import "/messages/dispatcher.capnp";
 
 struct Envelope {
   protocolVersion @0 :UInt16;     # wire protocol version; see codec.hpp
@@ -27,6 +28,8 @@ struct Envelope {
     certificateRequest @10 :Ca.CertificateRequest;  # join or renew
     certificateReply @11 :Ca.CertificateReply;      # the CA answers
     raft @12 :Raft.Message;              # between managers' raft members
+    heartbeat @13 :Dispatcher.Heartbeat;          # a node's agent is alive
+    heartbeatReply @14 :Dispatcher.HeartbeatReply;
   }
 
   enum Kind {

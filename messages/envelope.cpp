@@ -120,8 +120,10 @@ result<void> check_envelope(const envelope& env) {
   case schema::Envelope::Body::PING:
   case schema::Envelope::Body::PONG:
   case schema::Envelope::Body::CERTIFICATE_REQUEST:
-    case schema::Envelope::Body::CERTIFICATE_REPLY:
+  case schema::Envelope::Body::CERTIFICATE_REPLY:
   case schema::Envelope::Body::RAFT:
+  case schema::Envelope::Body::HEARTBEAT:
+  case schema::Envelope::Body::HEARTBEAT_REPLY:
     return {};
   }
   return fail(errc::unsupported,

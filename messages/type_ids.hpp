@@ -78,6 +78,9 @@ CAF_ADD_ATOM(skep, skep::atom, dialed, "dialed")
 CAF_ADD_ATOM(skep, skep::atom, deadline, "deadline")
 CAF_ADD_ATOM(skep, skep::atom, delayed, "delayed")
 
+// Dispatcher: a node's own heartbeat to its local manager.
+CAF_ADD_ATOM(skep, skep::atom, beat, "beat")
+
 // CA: join tokens.
 CAF_ADD_ATOM(skep, skep::atom, tokens, "tokens")
 CAF_ADD_ATOM(skep, skep::atom, rotate, "rotate")

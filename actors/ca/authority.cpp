@@ -37,6 +37,21 @@ authority authority::create(std::chrono::seconds expiry) {
   return ca;
 }
 
+result<authority> authority::from_parts(keypair key, join_token worker,
+                                        join_token manager,
+                                        std::chrono::seconds expiry) {
+  auto id = key_id_of(key.public_part);
+  if (worker.ca_digest != id || manager.ca_digest != id)
+    return fail(errc::invalid_argument,
+                "the join tokens do not belong to this CA key");
+  authority ca;
+  ca.key_ = key;
+  ca.worker_ = worker;
+  ca.manager_ = manager;
+  ca.expiry_ = expiry;
+  return ca;
+}
+
 const join_token& authority::token(node_role role) const noexcept {
   return role == node_role::manager ? manager_ : worker_;
 }

@@ -30,6 +30,17 @@ class authority {
   /// A new CA with a fresh key and fresh tokens.
   static authority create(std::chrono::seconds expiry = default_expiry);
 
+  /// A CA from its parts, as the replicated store keeps them on every
+  /// manager. The tokens must name this CA.
+  static result<authority> from_parts(keypair key, join_token worker,
+                                      join_token manager,
+                                      std::chrono::seconds expiry);
+
+  /// Records that `node_id` belongs to `node_key` (from the store).
+  void bind(const std::string& node_id, const public_key& node_key) {
+    nodes_[node_id] = node_key;
+  }
+
   /// Reads a CA saved by save(); fails naming the file and what is wrong.
   static result<authority> load(const std::string& dir);
 

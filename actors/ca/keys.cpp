@@ -91,6 +91,17 @@ std::string hex(const uint8_t* data, size_t size) {
   return out;
 }
 
+result<keypair> keypair::from_secret(const uint8_t* secret, size_t size) {
+  keypair out;
+  if (size != out.secret_part.size())
+    return fail(
+      errc::invalid_argument,
+      fmt::format("an Ed25519 secret key has 64 bytes, not {}", size));
+  std::memcpy(out.secret_part.data(), secret, size);
+  crypto_sign_ed25519_sk_to_pk(out.public_part.data(), out.secret_part.data());
+  return out;
+}
+
 result<void> save_keypair(const keypair& pair, const std::string& path) {
   auto text = std::string{key_file_magic}
               + hex(pair.secret_part.data(), pair.secret_part.size()) + "\n";

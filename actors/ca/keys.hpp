@@ -24,6 +24,10 @@ struct keypair {
   /// A fresh random key pair.
   static keypair generate();
 
+  /// The pair whose 64-byte Ed25519 secret key is `secret` (as libsodium
+  /// stores it, public part included); fails on a wrong size.
+  static result<keypair> from_secret(const uint8_t* secret, size_t size);
+
   /// Wipes the secret part.
   ~keypair();
 };

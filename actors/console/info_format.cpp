@@ -99,6 +99,29 @@ std::string format_info(schema::control::NodeInfo::Reader info) {
                      info.getControlAvailable() ? "true" : "false");
   if (info.getSwarmError().size() > 0)
     out += fmt::format("  Error: {}\n", info.getSwarmError().cStr());
+  if (info.hasSwarm()) {
+    auto s = info.getSwarm();
+    out += fmt::format("  ClusterID: {}\n", s.getClusterId().cStr());
+    if (info.getControlAvailable()) {
+      out += fmt::format("  Managers: {}\n", s.getManagers());
+      out += fmt::format("  Nodes: {}\n", s.getNodes());
+      out += fmt::format("  Raft:\n   Snapshot Interval: {}\n   Heartbeat "
+                         "Tick: {}\n   Election Tick: {}\n   Leader: {}\n   "
+                         "Term: {}\n   Commit: {}\n",
+                         s.getSnapshotInterval(), s.getHeartbeatTicks(),
+                         s.getElectionTicks(), s.getRaftLeader().cStr(),
+                         s.getRaftTerm(), s.getRaftCommit());
+      out += fmt::format("  Dispatcher:\n   Heartbeat Period: {}\n",
+                         round_duration(s.getDispatcherHeartbeatNanos()));
+      out += fmt::format("  CA Configuration:\n   Expiry Duration: {}\n",
+                         round_duration(s.getCertExpiryNanos()));
+      out += fmt::format("  Task History Retention Limit: {}\n",
+                         s.getTaskHistoryLimit());
+      out += "  Manager Addresses:\n";
+      for (auto a : s.getManagerAddrs())
+        out += fmt::format("   {}\n", a.cStr());
+    }
+  }
   out += fmt::format("  Listen Address: {}\n", info.getListenAddr().cStr());
   out
     += fmt::format("  Advertise Address: {}\n", info.getAdvertiseAddr().cStr());
@@ -131,6 +154,28 @@ std::string info_json(schema::control::NodeInfo::Reader info) {
     {"ControlAvailable", info.getControlAvailable()},
     {"Error", info.getSwarmError().cStr()},
   };
+  if (info.hasSwarm()) {
+    auto s = info.getSwarm();
+    swarm["Cluster"] = {{"ID", s.getClusterId().cStr()}};
+    if (info.getControlAvailable()) {
+      swarm["Managers"] = s.getManagers();
+      swarm["Nodes"] = s.getNodes();
+      nlohmann::ordered_json addrs = nlohmann::ordered_json::array();
+      for (auto a : s.getManagerAddrs())
+        addrs.push_back(a.cStr());
+      swarm["RemoteManagers"] = addrs;
+      swarm["Raft"] = {{"SnapshotInterval", s.getSnapshotInterval()},
+                       {"HeartbeatTick", s.getHeartbeatTicks()},
+                       {"ElectionTick", s.getElectionTicks()},
+                       {"Leader", s.getRaftLeader().cStr()},
+                       {"Term", s.getRaftTerm()},
+                       {"Commit", s.getRaftCommit()}};
+      swarm["Dispatcher"]
+        = {{"HeartbeatPeriod", s.getDispatcherHeartbeatNanos()}};
+      swarm["CAConfig"] = {{"NodeCertExpiry", s.getCertExpiryNanos()}};
+      swarm["TaskHistoryRetentionLimit"] = s.getTaskHistoryLimit();
+    }
+  }
   nlohmann::ordered_json out = {
     {"ID", info.getNodeId().cStr()},
     {"Name", info.getHostname().cStr()},

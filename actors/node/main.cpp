@@ -20,6 +20,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 
 namespace {
@@ -53,7 +54,10 @@ std::string os_hostname() {
 }
 
 struct daemon_config : caf::actor_system_config {
-  daemon_config() { skep::register_types(*this); }
+  daemon_config() {
+    skep::register_types(*this);
+    load<caf::io::middleman>(); // node-to-node transport
+  }
 };
 
 } // namespace

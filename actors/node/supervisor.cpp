@@ -1,18 +1,324 @@
 #include "actors/node/supervisor.hpp"
 
+#include "actors/controlapi/manager.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/node/control_server.hpp"
+#include "actors/transport/join.hpp"
+#include "skep/build_info.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+#include <capnp/message.h>
+#include <fmt/format.h>
 
 namespace skep::node {
 
 namespace {
 
 using supervisor_self = supervisor_actor::stateful_pointer<supervisor_state>;
+using request_which = schema::control::Request::Which;
+using namespace std::chrono;
+
+control_reply error_reply(errc code, std::string message) {
+  return make_error_reply(failure{code, std::move(message)});
+}
+
+std::string text_of(capnp::Text::Reader t) {
+  return std::string(t.begin(), t.size());
+}
+
+const char* not_in_swarm
+  = "This node is not a swarm manager. Use \"skep swarm init\" or \"skep "
+    "swarm join\" to connect this node to swarm and try again.";
+const char* not_manager
+  = "This node is not a swarm manager. Worker nodes can't be used to view or "
+    "modify cluster state. Please run this command on a manager node or "
+    "promote the current node to a manager.";
+const char* already_member
+  = "This node is already part of a swarm. Use \"skep swarm leave\" to leave "
+    "this swarm and join another one.";
+
+/// `info`, with the Swarm section when the node is a member.
+caf::result<control_reply> info(supervisor_self self,
+                                const control_request& req) {
+  auto& st = self->state;
+  auto uptime = duration_cast<nanoseconds>(self->clock().now() - st.started);
+  auto base = handle_control_request(st.node, req, uptime, st.actors);
+  if (!st.member)
+    return base;
+  auto fill = [](control_reply base, const member_runtime& m,
+                 const controlapi::manager_info* mi) {
+    capnp::MallocMessageBuilder b;
+    b.setRoot(base.root());
+    auto info = b.getRoot<schema::control::Reply>().getInfo();
+    info.setLocalNodeState(schema::control::LocalNodeState::ACTIVE);
+    info.setControlAvailable(m.role == ca::node_role::manager);
+    auto swarm = info.initSwarm();
+    swarm.setClusterId(m.cluster_id);
+    swarm.setRole(ca::to_string(m.role));
+    if (mi != nullptr) {
+      swarm.setManagers(mi->managers);
+      swarm.setNodes(mi->nodes);
+      auto addrs = swarm.initManagerAddrs(
+        static_cast<unsigned>(mi->manager_addrs.size()));
+      for (unsigned i = 0; i < mi->manager_addrs.size(); ++i)
+        addrs.set(i, mi->manager_addrs[i]);
+      swarm.setRaftLeader(mi->leader);
+      swarm.setRaftTerm(mi->term);
+      swarm.setRaftCommit(mi->commit);
+      swarm.setTaskHistoryLimit(mi->task_history_limit);
+      swarm.setDispatcherHeartbeatNanos(mi->heartbeat_nanos);
+      swarm.setCertExpiryNanos(mi->cert_expiry_nanos);
+      swarm.setSnapshotInterval(mi->snapshot_interval);
+      swarm.setElectionTicks(mi->election_ticks);
+      swarm.setHeartbeatTicks(mi->heartbeat_ticks);
+    }
+    return control_reply::from(b);
+  };
+  if (!st.member->manager)
+    return fill(base, *st.member, nullptr);
+  auto rp = self->make_response_promise<control_reply>();
+  auto member = *st.member;
+  self->request(st.member->manager, seconds{5}, atom::status_v)
+    .then(
+      [=](const controlapi::manager_info& mi) mutable {
+        rp.deliver(fill(base, member, &mi));
+      },
+      [=](caf::error&) mutable { rp.deliver(fill(base, member, nullptr)); });
+  return rp;
+}
+
+caf::result<control_reply> swarm_init(supervisor_self self,
+                                      const control_request& req) {
+  auto& st = self->state;
+  if (st.member || st.changing)
+    return error_reply(errc::already_exists, already_member);
+  auto r = req.root().getSwarmInit();
+  if (r.getAutolock())
+    return error_reply(errc::unsupported,
+                       "--autolock is not supported yet; nothing was changed");
+  if (r.getForceNewCluster())
+    return error_reply(errc::invalid_argument,
+                       "--force-new-cluster recovers a manager of an existing "
+                       "swarm; this node belongs to none");
+  init_options opts;
+  opts.advertise_addr = text_of(r.getAdvertiseAddr());
+  opts.task_history_limit = r.getTaskHistoryLimit();
+  opts.dispatcher_heartbeat_nanos = r.getDispatcherHeartbeatNanos();
+  opts.cert_expiry_nanos = r.getCertExpiryNanos();
+  auto seed = seed_swarm(st.node, *st.identity, opts);
+  if (!seed)
+    return make_error_reply(seed.error());
+  const auto& dir = st.node.config.data_dir;
+  if (auto cleared = clear_membership(dir); !cleared)
+    return make_error_reply(cleared.error());
+  auto files = seed->files;
+  auto rt = start_member(self->system(), st.node, *st.identity, files,
+                         seed->init_batch, true);
+  if (!rt)
+    return make_error_reply(rt.error());
+  if (auto saved = save_membership(dir, files); !saved) {
+    rt->stop();
+    return make_error_reply(saved.error());
+  }
+  st.member = *rt;
+  st.actors.push_back("transport");
+  st.actors.push_back("manager");
+  st.actors.push_back("agent");
+  // Answer once the cluster object is committed.
+  auto rp = self->make_response_promise<control_reply>();
+  auto deadline = steady_clock::now() + seconds{20};
+  auto reply = [=, node = st.node.node_id, seed = *seed]() {
+    capnp::MallocMessageBuilder b;
+    auto out = b.initRoot<schema::control::Reply>().initSwarmInit();
+    out.setNodeId(node);
+    out.setWorkerToken(seed.worker_token);
+    out.setManagerToken(seed.manager_token);
+    out.setAdvertiseAddr(seed.files.advertise_addr);
+    return control_reply::from(b);
+  };
+  auto poll = std::make_shared<std::function<void()>>();
+  *poll = [=]() mutable {
+    self->request(self->state.member->manager, seconds{5}, atom::status_v)
+      .then(
+        [=](const controlapi::manager_info& mi) mutable {
+          if (!mi.cluster_id.empty()) {
+            rp.deliver(reply());
+          } else if (steady_clock::now() > deadline) {
+            rp.deliver(error_reply(errc::timeout,
+                                   "the new swarm did not start within 20 s; "
+                                   "see the node's log"));
+          } else {
+            self->delayed_send(self, milliseconds{20}, atom::tick_v);
+            self->state.pending_polls.push_back(*poll);
+          }
+        },
+        [=](caf::error& err) mutable {
+          rp.deliver(error_reply(errc::internal, caf::to_string(err)));
+        });
+  };
+  (*poll)();
+  return rp;
+}
+
+caf::result<control_reply> swarm_join(supervisor_self self,
+                                      const control_request& req) {
+  auto& st = self->state;
+  if (st.member || st.changing)
+    return error_reply(errc::already_exists, already_member);
+  auto r = req.root().getSwarmJoin();
+  auto token = ca::parse_join_token(text_of(r.getToken()));
+  if (!token)
+    return make_error_reply(token.error());
+  auto remote = parse_host_port(text_of(r.getRemoteAddr()));
+  if (!remote)
+    return make_error_reply(remote.error());
+  auto advertise = text_of(r.getAdvertiseAddr());
+  if (advertise.empty())
+    advertise = st.node.config.advertise_addr.to_string();
+  auto adv = parse_host_port(advertise);
+  if (!adv)
+    return make_error_reply(adv.error());
+  if (adv->first == "0.0.0.0" || adv->first == "::")
+    return error_reply(errc::invalid_argument,
+                       fmt::format("cannot advertise {}: other nodes could "
+                                   "not reach it; give --advertise-addr",
+                                   advertise));
+  st.changing = true;
+  transport::join_request jr;
+  jr.host = remote->first;
+  jr.port = remote->second;
+  jr.token = *token;
+  jr.node_id = st.node.node_id;
+  jr.hostname = st.node.config.hostname;
+    jr.advertise_addr = advertise;
+  jr.engine_version = build_info::version;
+  auto identity = st.identity;
+  auto rp = self->make_response_promise<control_reply>();
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto remote_text = text_of(r.getRemoteAddr());
+  // Joining blocks on the network: a thread of its own, then back here.
+  self->spawn<caf::detached>(
+    [=](caf::event_based_actor* joiner, transport::join_request req2) mutable {
+      req2.identity = identity.get();
+      auto joined = transport::join_swarm(req2);
+      joiner
+        ->request(me, caf::infinite, atom::apply_v,
+                  joined ? std::string{} : joined.error().message,
+                  joined ? joined->certificate : std::vector<uint8_t>{},
+                  joined ? ca::hex(joined->ca_key.data(), 32) : std::string{},
+                  joined ? joined->manager_id : std::string{}, remote_text,
+                  advertise)
+        .then([=](const control_reply& reply) mutable {
+          rp.deliver(reply);
+          joiner->quit();
+        });
+    },
+    jr);
+  return rp;
+}
+
+/// The end of a join: store the membership and start the member actors.
+control_reply finish_join(supervisor_self self, const std::string& error,
+                          const std::vector<uint8_t>& certificate,
+                          const std::string& ca_hex,
+                          const std::string& manager_id,
+                          const std::string& remote,
+                          const std::string& advertise) {
+  auto& st = self->state;
+  st.changing = false;
+  if (!error.empty())
+    return error_reply(errc::permission_denied,
+                       fmt::format("could not join the swarm: {}", error));
+  membership m;
+  m.cluster_id = "pending";
+  m.advertise_addr = advertise;
+  m.managers.emplace_back(manager_id, remote);
+  m.certificate = certificate;
+  size_t len = 0;
+  sodium_hex2bin(m.ca_key.data(), m.ca_key.size(), ca_hex.data(), ca_hex.size(),
+                 nullptr, &len, nullptr);
+  const auto& dir = st.node.config.data_dir;
+  if (auto cleared = clear_membership(dir); !cleared)
+    return make_error_reply(cleared.error());
+  auto rt = start_member(self->system(), st.node, *st.identity, m);
+  if (!rt)
+    return make_error_reply(rt.error());
+  if (auto saved = save_membership(dir, m); !saved) {
+    rt->stop();
+    return make_error_reply(saved.error());
+  }
+  st.member = *rt;
+  st.actors.push_back("transport");
+  if (rt->manager)
+    st.actors.push_back("manager");
+  st.actors.push_back("agent");
+  capnp::MallocMessageBuilder b;
+  b.initRoot<schema::control::Reply>().initJoined().setRole(
+    ca::to_string(rt->role));
+  return control_reply::from(b);
+}
+
+caf::result<control_reply> swarm_leave(supervisor_self self,
+                                       const control_request& req) {
+  auto& st = self->state;
+  if (!st.member)
+    return error_reply(errc::invalid_argument,
+                       "This node is not part of a swarm");
+  if (st.member->role == ca::node_role::manager) {
+    if (!req.root().getSwarmLeave().getForce())
+      return error_reply(
+        errc::invalid_argument,
+        "You are attempting to leave the swarm on a node that is "
+        "participating as a manager. Demote it first with \"skep node demote\" "
+        "on another manager, or use --force to ignore this message.");
+    return error_reply(errc::unsupported,
+                       "a manager cannot leave yet, even with --force: demote "
+                       "it first");
+  }
+  st.member->stop();
+  st.member.reset();
+  if (auto cleared = clear_membership(st.node.config.data_dir); !cleared)
+    return make_error_reply(cleared.error());
+  log::info("node", "left the swarm");
+  capnp::MallocMessageBuilder b;
+  b.initRoot<schema::control::Reply>().setDone();
+  return control_reply::from(b);
+}
+
+caf::result<control_reply> on_request(supervisor_self self,
+                                      const control_request& req) {
+  auto& st = self->state;
+  switch (req.root().which()) {
+  case request_which::VERSION:
+    return handle_control_request(st.node, req, {}, st.actors);
+  case request_which::INFO:
+    return info(self, req);
+  case request_which::SWARM_INIT:
+    return swarm_init(self, req);
+  case request_which::SWARM_JOIN:
+    return swarm_join(self, req);
+  case request_which::SWARM_LEAVE:
+    return swarm_leave(self, req);
+  default:
+    break;
+  }
+  if (!st.member)
+    return error_reply(errc::not_manager, not_in_swarm);
+  if (!st.member->manager)
+    return error_reply(errc::not_manager, not_manager);
+  auto rp = self->make_response_promise<control_reply>();
+  self->request(st.member->manager, seconds{30}, req)
+    .then([=](const control_reply& reply) mutable { rp.deliver(reply); },
+          [=](caf::error& err) mutable {
+            rp.deliver(error_reply(errc::internal, caf::to_string(err)));
+          });
+  return rp;
+}
 
 supervisor_actor::behavior_type
 supervisor(supervisor_self self, node_state state, int control_fd,
@@ -21,6 +327,30 @@ supervisor(supervisor_self self, node_state state, int control_fd,
   st.node = std::move(state);
   st.started = self->clock().now();
   st.actors.push_back("node");
+  auto identity = load_or_create_identity(st.node.config.data_dir);
+  if (!identity) {
+    log::error("node", "{}", identity.error().message);
+    self->quit(caf::make_error(caf::sec::runtime_error,
+                               "cannot read the node identity"));
+  } else {
+    st.identity = std::make_shared<const ca::keypair>(*identity);
+    auto m = load_membership(st.node.config.data_dir);
+    if (!m) {
+      log::error("node", "{}", m.error().message);
+    } else if (*m) {
+      auto rt = start_member(self->system(), st.node, *st.identity, **m);
+      if (!rt) {
+        log::error("node", "cannot resume the swarm membership: {}",
+                   rt.error().message);
+      } else {
+        st.member = *rt;
+        st.actors.push_back("transport");
+        if (rt->manager)
+          st.actors.push_back("manager");
+        st.actors.push_back("agent");
+      }
+    }
+  }
   if (control) {
     auto server = control_server::start(self->system(), control_fd,
                                         supervisor_actor{self}, *control);
@@ -34,12 +364,26 @@ supervisor(supervisor_self self, node_state state, int control_fd,
       st.actors.push_back("control");
     }
   }
+  self->attach_functor([self] {
+    if (self->state.member)
+      self->state.member->stop();
+  });
   return {
-    [self](const control_request& request) -> control_reply {
-      auto& st = self->state;
-      auto uptime = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        self->clock().now() - st.started);
-      return handle_control_request(st.node, request, uptime, st.actors);
+    [self](const control_request& request) -> caf::result<control_reply> {
+      return on_request(self, request);
+    },
+    [self](atom::apply, const std::string& error,
+           const std::vector<uint8_t>& certificate, const std::string& ca_hex,
+           const std::string& manager_id, const std::string& remote,
+           const std::string& advertise) -> control_reply {
+      return finish_join(self, error, certificate, ca_hex, manager_id, remote,
+                         advertise);
+    },
+    [self](atom::tick) {
+      auto polls = std::move(self->state.pending_polls);
+      self->state.pending_polls.clear();
+      for (auto& p : polls)
+        p();
     },
   };
 }

@@ -1,8 +1,10 @@
 #pragma once
 
 #include "actors/node/node_state.hpp"
+#include "actors/node/swarm.hpp"
 #include "messages/type_ids.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,8 +17,14 @@ namespace skep::node {
 
 /// The node supervisor: the root of a node's actors. It answers control
 /// requests about the node and owns the actors a node's roles need.
-using supervisor_actor
-  = caf::typed_actor<caf::replies_to<control_request>::with<control_reply>>;
+///
+/// (apply, ...) ends a swarm join that ran on a thread of its own; (tick)
+/// drives polls that wait for the swarm to come up.
+using supervisor_actor = caf::typed_actor<
+  caf::replies_to<control_request>::with<control_reply>,
+  caf::replies_to<atom::apply, std::string, std::vector<uint8_t>, std::string,
+                  std::string, std::string, std::string>::with<control_reply>,
+  caf::reacts_to<atom::tick>>;
 
 class control_server;
 struct control_server_options;
@@ -29,6 +37,14 @@ struct supervisor_state {
   std::vector<std::string> actors;
   /// The control socket server, when this node serves one.
   std::shared_ptr<control_server> control;
+  /// The node's identity key (node.key in the data dir).
+  std::shared_ptr<const ca::keypair> identity;
+  /// The swarm membership's actors, once the node belongs to a swarm.
+  std::optional<member_runtime> member;
+  /// A swarm init or join is under way.
+  bool changing = false;
+  /// Waiting for the next tick.
+  std::vector<std::function<void()>> pending_polls;
 
   static inline const char* name = "node";
 };

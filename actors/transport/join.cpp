@@ -118,7 +118,10 @@ result<joined> join_swarm(const join_request& req) {
   auto request = make_envelope(
     schema::Envelope::Kind::REQUEST, 1, actor_ref{req.node_id, "join"},
     actor_ref{link.peer().node_id, "ca"}, [&](auto body) {
-      body.initCertificateRequest().setHostname(req.hostname);
+      auto cr = body.initCertificateRequest();
+      cr.setHostname(req.hostname);
+            cr.setAdvertiseAddr(req.advertise_addr);
+      cr.setEngineVersion(req.engine_version);
     });
   auto sealed = link.seal(request);
   if (!sealed)
@@ -167,6 +170,7 @@ result<joined> join_swarm(const join_request& req) {
                 "the certificate the manager issued names another node or "
                 "key");
   out.fields = std::move(*fields);
+  out.manager_id = link.peer().node_id;
   return out;
 }
 

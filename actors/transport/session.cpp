@@ -25,11 +25,13 @@ bool workers_may_send(body_kind body) {
   case body_kind::PING:
   case body_kind::PONG:
   case body_kind::CERTIFICATE_REQUEST:
+  case body_kind::HEARTBEAT:
     return true;
   case body_kind::CONTROL_REQUEST:
   case body_kind::CONTROL_REPLY:
-    case body_kind::CERTIFICATE_REPLY:
+  case body_kind::CERTIFICATE_REPLY:
   case body_kind::RAFT:
+  case body_kind::HEARTBEAT_REPLY:
     return false;
   }
   return false; // unknown bodies never get this far (check_envelope)
@@ -61,6 +63,11 @@ result<void> authorize(const ca::certificate_fields& peer, bool joining,
                               peer.node_id));
     return {};
   }
+  if (body == body_kind::HEARTBEAT
+      && text(root.getBody().getHeartbeat().getNodeId()) != peer.node_id)
+    return fail(
+      errc::permission_denied,
+      fmt::format("node {} may send heartbeats only for itself", peer.node_id));
   if (peer.role != ca::node_role::manager && !workers_may_send(body))
     return fail(errc::permission_denied,
                 fmt::format("worker {} may not send message type {}; only "

@@ -191,6 +191,20 @@ void schedule_redial(self_ptr self, const std::string& node) {
   self->delayed_send(self, wait, atom::redial_v, node, p.attempt);
 }
 
+/// Connects on a thread of its own and hands the socket (or the failure) to
+/// the broker. (Actors here always get arguments: CAF 0.17 dereferences a
+/// null pointer when spawning a function without any.)
+void dialer(caf::event_based_actor* self, caf::actor broker, std::string node,
+            uint64_t attempt, std::string host, uint16_t port,
+            milliseconds timeout) {
+  auto fd = dial_tcp(host, port, timeout);
+  if (fd)
+    self->send(broker, atom::dialed_v, node, attempt, *fd, std::string{});
+  else
+    self->send(broker, atom::dialed_v, node, attempt, -1, fd.error().message);
+  self->quit();
+}
+
 void start_dial(self_ptr self, const std::string& node) {
   auto& st = self->state;
   auto it = st.peers.find(node);
@@ -202,18 +216,9 @@ void start_dial(self_ptr self, const std::string& node) {
   p.dialing = true;
   auto attempt = ++p.attempt;
   auto timeout = st.cfg.connect_timeout;
-  caf::actor broker = caf::actor_cast<caf::actor>(self);
   // Connecting blocks, so it runs on a thread of its own.
-  self->spawn<caf::detached>(
-    [=, host = p.host, port = p.port](caf::event_based_actor* dialer) {
-      auto fd = dial_tcp(host, port, timeout);
-      if (fd)
-        dialer->send(broker, atom::dialed_v, node, attempt, *fd, std::string{});
-      else
-        dialer->send(broker, atom::dialed_v, node, attempt, -1,
-                     fd.error().message);
-      dialer->quit();
-    });
+  self->spawn<caf::detached>(dialer, caf::actor_cast<caf::actor>(self), node,
+                             attempt, p.host, p.port, timeout);
 }
 
 void lost(self_ptr self, conn_hdl hdl, const std::string& reason) {

@@ -54,7 +54,9 @@ struct node_system {
   }
 };
 
-caf::behavior echo(caf::event_based_actor*) {
+// (Actors here always get an argument: CAF 0.17 dereferences a null pointer
+// when spawning a function without any.)
+caf::behavior echo(caf::event_based_actor*, int /*unused*/) {
   return {[](const transport::inbound& in) -> envelope {
     auto data = in.env.root().getBody().getPing().getPayload();
     std::vector<uint8_t> payload(data.begin(), data.end());
@@ -140,7 +142,8 @@ stats run(bool sealed, int round_trips, int window) {
   };
   make(a, "node-a");
   make(b, "node-b");
-  caf::anon_send(b.net, atom::route_v, std::string{"echo"}, b.sys->spawn(echo));
+  caf::anon_send(b.net, atom::route_v, std::string{"echo"},
+                 b.sys->spawn(echo, 0));
   caf::anon_send(a.net, atom::peer_v, std::string{"node-b"},
                  std::string{"127.0.0.1"}, b.port);
   std::vector<uint8_t> payload(16, 0x42);
@@ -180,9 +183,11 @@ stats run(bool sealed, int round_trips, int window) {
 /// systems with CAF's own remote actors (BASP, unencrypted), no Skep code.
 stats run_caf_remote(int round_trips) {
   node_system a, b;
-  auto echo_actor = b.sys->spawn([]() -> caf::behavior {
-    return {[](const std::string& payload) { return payload; }};
-  });
+  auto echo_actor = b.sys->spawn(
+    [](int /*unused*/) -> caf::behavior {
+      return {[](const std::string& payload) { return payload; }};
+    },
+    0);
   auto port = b.sys->middleman().publish(echo_actor, 0, "127.0.0.1");
   if (!port) {
     fmt::print(stderr, "publish failed\n");
@@ -196,31 +201,34 @@ stats run_caf_remote(int round_trips) {
   caf::scoped_actor self{*a.sys};
   stats out;
   auto measure = [&](int total) {
-    auto d = a.sys->spawn([=](caf::event_based_actor* drv) -> caf::behavior {
-      auto us = std::make_shared<std::vector<double>>();
-      auto rp = std::make_shared<caf::response_promise>();
-      auto began = std::make_shared<clock_type::time_point>();
-      auto fire = std::make_shared<std::function<void()>>();
-      *fire = [=] {
-        auto start = clock_type::now();
-        drv->request(*remote, caf::infinite, std::string(16, 'B'))
-          .then([=](const std::string&) {
-            us->push_back(
-              duration<double, std::micro>(clock_type::now() - start).count());
-            if (static_cast<int>(us->size()) == total)
-              rp->deliver(*us,
-                          duration<double>(clock_type::now() - *began).count());
-            else
-              (*fire)();
-          });
-      };
-      return {[=](atom::call) {
-        *rp = drv->make_response_promise();
-        *began = clock_type::now();
-        (*fire)();
-        return *rp;
-      }};
-    });
+    auto d = a.sys->spawn(
+      [=](caf::event_based_actor* drv, int /*unused*/) -> caf::behavior {
+        auto us = std::make_shared<std::vector<double>>();
+        auto rp = std::make_shared<caf::response_promise>();
+        auto began = std::make_shared<clock_type::time_point>();
+        auto fire = std::make_shared<std::function<void()>>();
+        *fire = [=] {
+          auto start = clock_type::now();
+          drv->request(*remote, caf::infinite, std::string(16, 'B'))
+            .then([=](const std::string&) {
+              us->push_back(
+                duration<double, std::micro>(clock_type::now() - start)
+                  .count());
+              if (static_cast<int>(us->size()) == total)
+                rp->deliver(
+                  *us, duration<double>(clock_type::now() - *began).count());
+              else
+                (*fire)();
+            });
+        };
+        return {[=](atom::call) {
+          *rp = drv->make_response_promise();
+          *began = clock_type::now();
+          (*fire)();
+          return *rp;
+        }};
+      },
+      0);
     self->request(d, caf::infinite, atom::call_v)
       .receive(
         [&](std::vector<double> us, double secs) {

@@ -126,14 +126,17 @@ caf::behavior echo(caf::event_based_actor*, std::string node_id) {
 }
 
 // The state machine of the test: counts what it is handed.
-raft::apply_sink::behavior_type counting_sink(raft::apply_sink::pointer) {
+raft::apply_sink::behavior_type counting_sink(raft::apply_sink::pointer,
+                                              std::string /*node*/) {
   return {
     [](atom::apply, const std::vector<raft::entry>&) {},
     [](atom::restore, const raft::snapshot&) {},
   };
 }
 
-caf::behavior hold(caf::event_based_actor* self) {
+// (Actors here always get an argument: CAF 0.17 dereferences a null pointer
+// when spawning a function without any.)
+caf::behavior hold(caf::event_based_actor* self, std::string /*node*/) {
   return {[=](const transport::inbound&) {
     // Never answers: the caller waits until its timeout or a lost session.
     return self->make_response_promise();
@@ -265,7 +268,7 @@ int main(int argc, char** argv) {
     self->send(net, atom::route_v, std::string{"ca"}, ca_actor);
   }
   auto echo_actor = sys.spawn(echo, id);
-  auto hold_actor = sys.spawn(hold);
+  auto hold_actor = sys.spawn(hold, id);
   self->send(net, atom::route_v, std::string{"echo"}, echo_actor);
   self->send(net, atom::route_v, std::string{"hold"}, hold_actor);
   self->request(net, seconds{10}, atom::status_v)
@@ -278,19 +281,22 @@ int main(int argc, char** argv) {
   auto call = [&](std::string tag, envelope env, milliseconds timeout,
                   std::function<void(const envelope&, int64_t)> on_reply) {
     auto started = steady_clock::now();
-    sys.spawn([=](caf::event_based_actor* caller) {
-      caller
-        ->request(net, caf::infinite, atom::call_v, env, caf::timespan{timeout})
-        .then([=](const envelope& reply) {
-          auto us = duration_cast<microseconds>(steady_clock::now() - started)
-                      .count();
-          auto got = transport::reply_or_failure(reply);
-          if (!got)
-            say("@{} error {} in {} us", tag, error_text(got.error()), us);
-          else
-            on_reply(*got, us);
-        });
-    });
+    sys.spawn(
+      [=](caf::event_based_actor* caller, envelope request) {
+        caller
+          ->request(net, caf::infinite, atom::call_v, request,
+                    caf::timespan{timeout})
+          .then([=](const envelope& reply) {
+            auto us = duration_cast<microseconds>(steady_clock::now() - started)
+                        .count();
+            auto got = transport::reply_or_failure(reply);
+            if (!got)
+              say("@{} error {} in {} us", tag, error_text(got.error()), us);
+            else
+              on_reply(*got, us);
+          });
+      },
+      env);
   };
 
   // Raft over the transport, when asked for.
@@ -323,7 +329,7 @@ int main(int argc, char** argv) {
     rc.core.seed = rc.core.id;
     member = raft::spawn_raft(sys, rc, std::move(*storage),
                               caf::actor_cast<raft::raft_outbox>(bridge),
-                              sys.spawn(counting_sink));
+                              sys.spawn(counting_sink, id));
     self->send(bridge, atom::apply_v, caf::actor_cast<caf::actor>(member));
     self->send(net, atom::route_v, std::string{"raft"}, bridge);
   }

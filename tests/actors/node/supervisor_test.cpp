@@ -3,6 +3,7 @@
 
 #include "actors/node/supervisor.hpp"
 #include "tests/support/actor_fixture.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/union_tag.hpp"
 
 #include <caf/send.hpp>
@@ -13,12 +14,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-node_state sample_state() {
+node_state sample_state(const std::string& data_dir = "/var/lib/skep") {
   node_state st;
   st.node_id = "abcdefghijklmnopqrstuvwxy";
   st.config.hostname = "manager-1";
-  st.config.data_dir = "/var/lib/skep";
-  st.config.control_socket = "/var/lib/skep/skepd.sock";
+  st.config.data_dir = data_dir;
+  st.config.control_socket = data_dir + "/skepd.sock";
   st.config.listen_addr = {"127.0.0.11", 2377};
   st.config.advertise_addr = {"127.0.0.11", 2377};
   st.host.cpus = 2;
@@ -37,12 +38,13 @@ control_request request_of(void (*fill)(schema::control::Request::Builder)) {
 class SupervisorTest : public test::actor_fixture {
  protected:
   SupervisorTest() {
-    supervisor = spawn_supervisor(sys, sample_state(), -1, nullptr);
+    supervisor = spawn_supervisor(sys, sample_state(dir.path()), -1, nullptr);
     run();
   }
   ~SupervisorTest() override {
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   }
+  test::temp_dir dir;
   supervisor_actor supervisor;
 };
 

@@ -1,0 +1,135 @@
+#include "actors/agent/agent.hpp"
+
+#include "actors/logging/log.hpp"
+#include "actors/transport/transport_actor.hpp"
+
+#include <random>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+namespace skep::agent {
+
+namespace {
+
+using namespace std::chrono;
+constexpr std::string_view who = "agent";
+
+struct agent_state {
+  agent_config cfg;
+  size_t target = 0;      ///< index into cfg.managers
+  std::string leader;     ///< the leader's node id, when known
+  bool connected = false; ///< the last heartbeat was accepted
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "agent";
+};
+
+using self_ptr = caf::stateful_actor<agent_state>*;
+
+void dial_managers(self_ptr self) {
+  for (auto& [id, addr] : self->state.cfg.managers) {
+    if (id == self->state.cfg.node_id)
+      continue;
+    auto colon = addr.rfind(':');
+    if (colon == std::string::npos)
+      continue;
+    self->send(self->state.cfg.transport, atom::peer_v, id,
+               addr.substr(0, colon),
+               static_cast<uint16_t>(std::stoul(addr.substr(colon + 1))));
+  }
+}
+
+void schedule(self_ptr self, nanoseconds wait) {
+  std::uniform_real_distribution<double> jitter(0.9, 1.1);
+  auto delay
+    = duration_cast<milliseconds>(wait * jitter(self->state.rng)) + 1ms;
+  self->delayed_send(self, delay, atom::tick_v);
+}
+
+void on_reply(self_ptr self, const envelope& reply) {
+  auto& st = self->state;
+  auto body = reply.root().getBody();
+  if (body.which() != schema::Envelope::Body::HEARTBEAT_REPLY) {
+    auto why = transport::reply_or_failure(reply);
+    log::debug(who, "heartbeat refused: {}",
+               why ? "unexpected reply" : why.error().message);
+    st.connected = false;
+    st.leader.clear();
+    st.target
+      = st.cfg.managers.empty() ? 0 : (st.target + 1) % st.cfg.managers.size();
+    schedule(self, st.cfg.period / 5);
+    return;
+  }
+  auto r = body.getHeartbeatReply();
+  if (r.getPeriodNanos() > 0)
+    st.cfg.period = nanoseconds{r.getPeriodNanos()};
+  manager_list managers;
+  for (auto m : r.getManagers())
+    managers.emplace_back(m.getNodeId().cStr(), m.getAddr().cStr());
+  if (!managers.empty() && managers != st.cfg.managers) {
+    st.cfg.managers = managers;
+    dial_managers(self);
+    if (st.cfg.managers_changed)
+      st.cfg.managers_changed(managers);
+  }
+  st.leader = r.getLeader().cStr();
+  if (!r.getAccepted()) {
+    // A follower: go to the leader it names, at once.
+    st.connected = false;
+    for (size_t i = 0; i < st.cfg.managers.size(); ++i)
+      if (st.cfg.managers[i].first == st.leader)
+        st.target = i;
+    schedule(self, st.cfg.period / 10);
+    return;
+  }
+  if (!st.connected)
+    log::info(who, "heartbeats accepted by the leader, node {}", st.leader);
+  st.connected = true;
+  schedule(self, st.cfg.period);
+}
+
+void beat(self_ptr self) {
+  auto& st = self->state;
+  if (st.cfg.managers.empty()) {
+    schedule(self, st.cfg.period);
+    return;
+  }
+  if (st.target >= st.cfg.managers.size())
+    st.target = 0;
+  auto target = st.cfg.managers[st.target].first;
+  auto timeout = duration_cast<milliseconds>(st.cfg.period);
+  if (target == st.cfg.node_id && st.cfg.local_manager) {
+    self->request(st.cfg.local_manager, timeout, atom::beat_v, st.cfg.node_id)
+      .then([=](const envelope& reply) { on_reply(self, reply); },
+            [=](caf::error&) {
+              on_reply(self, make_error_envelope(
+                               0, failure{errc::unavailable, "no manager"}));
+            });
+    return;
+  }
+  auto env = make_envelope(
+    schema::Envelope::Kind::REQUEST, 0, {"", "agent"}, {target, "dispatcher"},
+    [&](auto body) { body.initHeartbeat().setNodeId(st.cfg.node_id); });
+  self
+    ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
+              caf::timespan{timeout})
+    .then([=](const envelope& reply) { on_reply(self, reply); });
+}
+
+caf::behavior agent(self_ptr self, agent_config cfg) {
+  self->state.cfg = std::move(cfg);
+  dial_managers(self);
+  self->send(self, atom::tick_v);
+  return {
+    [=](atom::tick) { beat(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg) {
+  return sys.spawn(agent, std::move(cfg));
+}
+
+} // namespace skep::agent

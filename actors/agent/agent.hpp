@@ -1,0 +1,41 @@
+#pragma once
+
+#include "messages/type_ids.hpp"
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+namespace skep::agent {
+
+/// (node id, HOST:PORT) of a manager.
+using manager_list = std::vector<std::pair<std::string, std::string>>;
+
+/// How a node's agent keeps in touch with the swarm.
+struct agent_config {
+  std::string node_id;
+  caf::actor transport;
+  /// This node's manager actor, when it is a manager (a node does not dial
+  /// itself); null on workers.
+  caf::actor local_manager;
+  /// Managers to start from (swarm.state); the dispatcher's replies keep
+  /// the list current.
+  manager_list managers;
+  /// Called (in the agent) when the managers change, to persist them.
+  std::function<void(const manager_list&)> managers_changed;
+  /// Until the first reply tells the cluster's period.
+  std::chrono::nanoseconds period = std::chrono::seconds{5};
+};
+
+/// The agent: sends a heartbeat to the leader's dispatcher every period
+/// (with ±10 % jitter), follows the leader a follower points to, and fails
+/// over to the next manager when the current one does not answer. (Task
+/// runners join it with services.)
+caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg);
+
+} // namespace skep::agent

@@ -1,0 +1,732 @@
+#include "actors/controlapi/manager.hpp"
+
+#include "actors/logging/log.hpp"
+#include "actors/raft/raft_bridge.hpp"
+#include "actors/raft/raft_wire.hpp"
+#include "actors/store/codec.hpp"
+#include "actors/store/store.hpp"
+#include "actors/transport/transport_actor.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <fmt/format.h>
+
+namespace skep::controlapi {
+
+namespace {
+
+using namespace std::chrono;
+using kind = schema::Envelope::Kind;
+using request_which = schema::control::Request::Which;
+constexpr std::string_view who = "manager";
+
+/// How long a forwarded request or a proposal may take.
+constexpr auto write_timeout = seconds{10};
+
+int64_t now_nanos() {
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+control_reply error_reply(errc code, std::string message) {
+  return make_error_reply(failure{code, std::move(message)});
+}
+
+control_reply done_reply() {
+  capnp::MallocMessageBuilder b;
+  b.initRoot<schema::control::Reply>().setDone();
+  return control_reply::from(b);
+}
+
+std::string text_of(capnp::Text::Reader t) {
+  return std::string(t.begin(), t.size());
+}
+
+struct manager_state {
+  manager_config cfg;
+  store::store db;
+  raft::raft_actor member;
+  caf::actor bridge;
+  raft::node_id self_member = 0;
+  raft::node_id leader_member = 0;
+  uint64_t term = 0;
+  uint64_t commit = 0;
+  bool leading = false;
+  bool init_proposed = false;
+    /// Results of recently applied entries, for proposers waiting on them.
+  std::map<uint64_t, result<void>> applied;
+  /// Proposers whose entry committed but is not applied here yet.
+  std::multimap<uint64_t, std::function<void(result<void>)>> waiters;
+  /// Dispatcher (leader only): when each node was last heard from.
+  std::map<std::string, steady_clock::time_point> last_seen;
+  /// Managers this node has told the transport and bridge about.
+  std::set<std::string> known_managers;
+  /// Learners this leader is trying to promote.
+  std::set<raft::node_id> learners;
+  raft::configuration config;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  static inline const char* name = "manager";
+};
+
+using self_ptr = caf::stateful_actor<manager_state>*;
+
+// ---- the store and the CA -------------------------------------------------
+
+/// Keeps the transport's CA (tokens, key, id bindings) in step with the
+/// replicated cluster object.
+void refresh_authority(self_ptr self) {
+  auto& st = self->state;
+  const auto* cluster = st.db.cluster();
+  if (cluster == nullptr || !st.cfg.ca)
+    return;
+  auto key = ca::keypair::from_secret(cluster->ca_secret_key.data(),
+                                      cluster->ca_secret_key.size());
+  auto worker = ca::parse_join_token(cluster->worker_token);
+  auto manager = ca::parse_join_token(cluster->manager_token);
+  if (!key || !worker || !manager) {
+    log::error(who, "the cluster's CA key or tokens are unreadable");
+    return;
+  }
+  auto built = ca::authority::from_parts(
+    *key, *worker, *manager, duration_cast<seconds>(cluster->spec.cert_expiry));
+  if (!built) {
+    log::error(who, "the cluster's CA is inconsistent: {}",
+               built.error().message);
+    return;
+  }
+  for (const auto* n : st.db.nodes())
+    built->bind(n->id, n->public_key);
+  st.cfg.ca->with([&](ca::authority& a) {
+    a = std::move(*built);
+    return 0;
+  });
+}
+
+/// Tells the transport and the bridge about every manager in the store.
+void refresh_managers(self_ptr self) {
+  auto& st = self->state;
+  for (const auto* n : st.db.nodes()) {
+    if (n->role != ca::node_role::manager || n->id == st.cfg.node_id)
+      continue;
+    self->send(st.bridge, atom::peer_v, n->id);
+    if (st.known_managers.insert(n->id + "@" + n->addr).second) {
+      auto hp = n->addr.rfind(':');
+      if (hp != std::string::npos)
+        self->send(st.cfg.transport, atom::peer_v, n->id, n->addr.substr(0, hp),
+                   static_cast<uint16_t>(std::stoul(n->addr.substr(hp + 1))));
+    }
+  }
+}
+
+void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
+  auto& st = self->state;
+  bool changed = false;
+  for (const auto& e : entries) {
+    if (e.type == raft::entry_type::configuration) {
+      raft::decode_configuration(e.payload, st.config);
+      continue;
+    }
+    if (e.type != raft::entry_type::normal)
+      continue;
+    auto outcome = st.db.apply(e.index, e.payload.data(), e.payload.size());
+    if (!outcome) {
+      log::warn(who, "entry {} refused by the store: {}", e.index,
+                outcome.error().message);
+      st.applied.emplace(e.index, outcome.error());
+    } else {
+      st.applied.emplace(e.index, result<void>{});
+      changed = changed || !outcome->empty();
+    }
+  }
+    while (st.applied.size() > 1024)
+    st.applied.erase(st.applied.begin());
+  // Proposers waiting for these entries.
+  auto last = st.db.applied_index();
+  while (!st.waiters.empty() && st.waiters.begin()->first <= last) {
+    auto node = st.waiters.extract(st.waiters.begin());
+    auto it = st.applied.find(node.key());
+    node.mapped()(it == st.applied.end()
+                    ? result<void>{failure{errc::internal,
+                                           "the entry was applied too long "
+                                           "ago to tell its outcome"}}
+                    : it->second);
+  }
+  if (changed) {
+    refresh_authority(self);
+    refresh_managers(self);
+  }
+}
+
+// ---- proposals ------------------------------------------------------------
+
+/// Proposes `batch` (this member must lead) and runs `then` with the
+/// store's verdict once the entry is applied here.
+void propose(self_ptr self, std::vector<uint8_t> batch,
+             std::function<void(result<void>)> then) {
+  self->request(self->state.member, write_timeout, atom::propose_v, batch)
+    .then(
+      [=](const raft::outcome& out) {
+        if (!out.ok) {
+          then(failure{
+            errc::unavailable,
+            fmt::format("the change was not committed: {}", out.error)});
+          return;
+        }
+                auto& st = self->state;
+        auto it = st.applied.find(out.index);
+        if (it != st.applied.end())
+          then(it->second);
+        else if (out.index > st.db.applied_index())
+          st.waiters.emplace(out.index, then); // applied soon
+        else
+          then(failure{errc::internal, "the committed change was not applied"});
+      },
+      [=](caf::error& err) {
+        then(failure{errc::unavailable, caf::to_string(err)});
+      });
+}
+
+std::string leader_node(self_ptr self) {
+  auto& st = self->state;
+  for (const auto* n : st.db.nodes())
+    if (raft::member_id_of(n->id) == st.leader_member)
+      return n->id;
+  return {};
+}
+
+/// Sends `request` to the leader's control API and delivers its reply.
+void forward(self_ptr self, const control_request& request,
+             caf::typed_response_promise<control_reply> rp) {
+  auto leader = leader_node(self);
+  if (leader.empty() || leader == self->state.cfg.node_id) {
+    rp.deliver(error_reply(errc::unavailable,
+                           "the swarm has no leader right now (no quorum?); "
+                           "try again"));
+    return;
+  }
+  auto env = make_control_request_envelope(0, {"", "controlapi"},
+                                           {leader, "controlapi"}, request);
+  self
+    ->request(self->state.cfg.transport, caf::infinite, atom::call_v, env,
+              caf::timespan{write_timeout})
+    .then([=](const envelope& reply) mutable {
+      auto got = transport::reply_or_failure(reply);
+      if (!got) {
+        rp.deliver(make_error_reply(got.error()));
+        return;
+      }
+      auto body = got->root().getBody();
+      if (body.which() != schema::Envelope::Body::CONTROL_REPLY) {
+        rp.deliver(error_reply(errc::internal,
+                               "the leader answered with something else"));
+        return;
+      }
+      rp.deliver(control_reply::from(body.getControlReply()));
+    });
+}
+
+/// Runs a write: proposes `batch` on the leader (forwarding a `propose`
+/// request from a follower) and answers `done` or the failure.
+void write(self_ptr self, std::vector<uint8_t> batch,
+           caf::typed_response_promise<control_reply> rp) {
+  if (self->state.leading) {
+    propose(self, std::move(batch), [=](result<void> r) mutable {
+      rp.deliver(r ? done_reply() : make_error_reply(r.error()));
+    });
+    return;
+  }
+  capnp::MallocMessageBuilder b;
+  b.initRoot<schema::control::Request>().setPropose(
+    kj::arrayPtr(batch.data(), batch.size()));
+  forward(self, control_request::from(b), rp);
+}
+
+// ---- control requests -----------------------------------------------------
+
+void fill_view(self_ptr self, const store::node_object& n,
+               schema::control::NodeView::Builder out) {
+  auto& st = self->state;
+  out.setId(n.id);
+  out.setHostname(n.hostname);
+  out.setRole(ca::to_string(n.role));
+  out.setStatus(store::to_string(n.status));
+  out.setAvailability(store::to_string(n.avail));
+  if (n.role == ca::node_role::manager) {
+    if (raft::member_id_of(n.id) == st.leader_member)
+      out.setManagerStatus("leader");
+    else if (n.status == store::node_status::ready)
+      out.setManagerStatus("reachable");
+    else
+      out.setManagerStatus("unreachable");
+  }
+  out.setEngineVersion(n.engine_version);
+  out.setAddr(n.addr);
+  auto labels = out.initLabels(static_cast<unsigned>(n.labels.size()));
+  unsigned i = 0;
+  for (auto& [k, v] : n.labels) {
+    labels[i].setKey(k);
+    labels[i].setValue(v);
+    ++i;
+  }
+  out.setCreatedAtNanos(n.created_at_nanos);
+  out.setUpdatedAtNanos(n.updated_at_nanos);
+  out.setSelf(n.id == st.cfg.node_id);
+  out.setStatusMessage(n.status_message);
+  out.setVersion(n.version);
+}
+
+control_reply list_nodes(self_ptr self,
+                         const std::vector<const store::node_object*>& nodes) {
+  capnp::MallocMessageBuilder b;
+  auto list = b.initRoot<schema::control::Reply>().initNodes(
+    static_cast<unsigned>(nodes.size()));
+  for (unsigned i = 0; i < nodes.size(); ++i)
+    fill_view(self, *nodes[i], list[i]);
+  return control_reply::from(b);
+}
+
+caf::result<control_reply> handle(self_ptr self, const control_request& req) {
+  auto& st = self->state;
+  auto root = req.root();
+  const auto* cluster = st.db.cluster();
+  if (cluster == nullptr)
+    return error_reply(errc::unavailable,
+                       "the swarm is still being set up; try again");
+  switch (root.which()) {
+  case request_which::NODE_LIST:
+    return list_nodes(self, st.db.nodes());
+  case request_which::NODE_INSPECT: {
+    std::vector<const store::node_object*> found;
+    for (auto name : root.getNodeInspect().getNames()) {
+      auto n = st.db.find_node(text_of(name));
+      if (!n)
+        return make_error_reply(n.error());
+      found.push_back(*n);
+    }
+    return list_nodes(self, found);
+  }
+  case request_which::JOIN_TOKEN: {
+    auto r = root.getJoinToken();
+    auto role = text_of(r.getRole());
+    if (role != "worker" && role != "manager")
+      return error_reply(errc::invalid_argument,
+                         fmt::format("unknown role '{}': use worker or "
+                                     "manager",
+                                     role));
+    auto answer = [self, role]() {
+      const auto* c = self->state.db.cluster();
+      capnp::MallocMessageBuilder b;
+      auto t = b.initRoot<schema::control::Reply>().initToken();
+      t.setRole(role);
+      t.setToken(role == "manager" ? c->manager_token : c->worker_token);
+      t.setManagerAddr(self->state.cfg.advertise_addr);
+      return control_reply::from(b);
+    };
+    if (!r.getRotate())
+      return answer();
+    auto rp = self->make_response_promise<control_reply>();
+    if (!st.leading) {
+      forward(self, req, rp); // the leader rotates and answers
+      return rp;
+    }
+    auto updated = *cluster;
+    auto digest = ca::parse_join_token(cluster->worker_token);
+    if (!digest)
+      return make_error_reply(digest.error());
+    auto fresh = ca::make_join_token(digest->ca_digest).to_string();
+    (role == "manager" ? updated.manager_token : updated.worker_token) = fresh;
+    propose(
+      self,
+      store::encode_batch({store::update_cluster{updated, cluster->version}}),
+      [=](result<void> r) mutable {
+        rp.deliver(r ? answer() : make_error_reply(r.error()));
+      });
+    return rp;
+  }
+  case request_which::NODE_UPDATE: {
+    auto u = root.getNodeUpdate();
+    auto n = st.db.find_node(text_of(u.getName()));
+    if (!n)
+      return make_error_reply(n.error());
+    auto changed = **n;
+    auto avail = text_of(u.getAvailability());
+    if (avail == "active")
+      changed.avail = store::availability::active;
+    else if (avail == "pause")
+      changed.avail = store::availability::pause;
+    else if (avail == "drain")
+      changed.avail = store::availability::drain;
+    else if (!avail.empty())
+      return error_reply(errc::invalid_argument,
+                         fmt::format("invalid availability '{}': use active, "
+                                     "pause or drain",
+                                     avail));
+    for (auto l : u.getLabelAdd()) {
+      auto key = text_of(l.getKey());
+      if (key.empty())
+        return error_reply(errc::invalid_argument, "a label key is empty");
+      changed.labels[key] = text_of(l.getValue());
+    }
+    for (auto k : u.getLabelRm()) {
+      auto key = text_of(k);
+      if (changed.labels.erase(key) == 0)
+        return error_reply(
+          errc::not_found,
+          fmt::format("node {} has no label '{}'", changed.id, key));
+    }
+    auto role = text_of(u.getRole());
+    if (!role.empty() && role != "worker" && role != "manager")
+      return error_reply(errc::invalid_argument,
+                         fmt::format("invalid role '{}': use worker or "
+                                     "manager",
+                                     role));
+    if (!role.empty() && role != ca::to_string(changed.role))
+      return error_reply(errc::unsupported,
+                         "changing a node's role is not supported yet");
+    changed.updated_at_nanos = now_nanos();
+    auto rp = self->make_response_promise<control_reply>();
+    write(self, store::encode_batch({store::put_node{changed, (*n)->version}}),
+          rp);
+    return rp;
+  }
+  case request_which::PROPOSE: {
+    if (!st.leading)
+      return error_reply(errc::unavailable,
+                         "this manager no longer leads; try again");
+    auto data = root.getPropose();
+    auto rp = self->make_response_promise<control_reply>();
+    write(self, std::vector<uint8_t>(data.begin(), data.end()), rp);
+    return rp;
+  }
+  default:
+    return error_reply(errc::unsupported,
+                       "this request is not supported by this manager yet");
+  }
+}
+
+// ---- the CA: certificates for joining and renewing nodes ------------------
+
+envelope reply_body(const failure& why) {
+  return make_envelope(kind::REPLY, 0, {}, {},
+                       [&](auto body) { to_schema(why, body.initError()); });
+}
+
+void issue_certificate(self_ptr self, const transport::inbound& in,
+                       caf::typed_response_promise<envelope> rp) {
+  auto& st = self->state;
+  auto now = system_clock::now();
+  auto cert = st.cfg.ca->with([&](ca::authority& a) {
+    return a.issue(in.from.node_id, in.from.role, in.from.node_key, now);
+  });
+  if (!cert) {
+    rp.deliver(reply_body(cert.error()));
+    return;
+  }
+  auto ca_key
+    = st.cfg.ca->with([](ca::authority& a) { return a.public_part(); });
+  log::info(who, "certificate for {} node {}", ca::to_string(in.from.role),
+            in.from.node_id);
+  rp.deliver(make_envelope(kind::REPLY, 0, {}, {}, [&](auto body) {
+    auto reply = body.initCertificateReply();
+    reply.setCertificate(kj::arrayPtr(cert->data(), cert->size()));
+    reply.setCaPublicKey(kj::arrayPtr(ca_key.data(), ca_key.size()));
+  }));
+}
+
+caf::result<envelope> on_certificate_request(self_ptr self,
+                                             const transport::inbound& in) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<envelope>();
+  const auto* known = st.db.node(in.from.node_id);
+  if (known != nullptr) {
+    // Renewal (or a node re-joining with its own key): no change to record.
+    if (known->public_key != in.from.node_key) {
+      rp.deliver(reply_body(failure{
+        errc::already_exists,
+        fmt::format("node id {} belongs to another node", in.from.node_id)}));
+      return rp;
+    }
+    auto renewed = in;
+    renewed.from.role = known->role;
+    issue_certificate(self, renewed, rp);
+    return rp;
+  }
+  if (!in.from.joining) {
+    rp.deliver(reply_body(
+      failure{errc::not_found, fmt::format("node {} is not part of the "
+                                           "swarm",
+                                           in.from.node_id)}));
+    return rp;
+  }
+  auto request = in.env.root().getBody().getCertificateRequest();
+  store::node_object node;
+  node.id = in.from.node_id;
+  node.hostname = text_of(request.getHostname());
+  node.role = in.from.role;
+    node.addr = text_of(request.getAdvertiseAddr());
+  node.engine_version = text_of(request.getEngineVersion());
+  node.public_key = in.from.node_key;
+  node.created_at_nanos = node.updated_at_nanos = now_nanos();
+  node.status = store::node_status::unknown;
+  auto batch = store::encode_batch({store::put_node{node, 0}});
+  // Record the node first (on the leader), then certify it.
+  auto on_written = [=](const control_reply& reply) mutable {
+    if (reply.root().which() == schema::control::Reply::ERROR) {
+      rp.deliver(reply_body(from_schema(reply.root().getError())));
+      return;
+    }
+    issue_certificate(self, in, rp);
+  };
+  if (st.leading) {
+    propose(self, batch, [=](result<void> r) mutable {
+      if (!r)
+        rp.deliver(reply_body(r.error()));
+      else
+        issue_certificate(self, in, rp);
+    });
+  } else {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<schema::control::Request>().setPropose(
+      kj::arrayPtr(batch.data(), batch.size()));
+    auto leader = leader_node(self);
+    auto env = make_control_request_envelope(
+      0, {"", "controlapi"}, {leader, "controlapi"}, control_request::from(b));
+    self
+      ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
+                caf::timespan{write_timeout})
+      .then([=](const envelope& reply) mutable {
+        auto got = transport::reply_or_failure(reply);
+        if (!got) {
+          rp.deliver(reply_body(got.error()));
+          return;
+        }
+        on_written(
+          control_reply::from(got->root().getBody().getControlReply()));
+      });
+  }
+  return rp;
+}
+
+// ---- the dispatcher -------------------------------------------------------
+
+envelope heartbeat_reply(self_ptr self, bool accepted) {
+  auto& st = self->state;
+  const auto* cluster = st.db.cluster();
+  auto period = cluster ? cluster->spec.dispatcher_heartbeat : seconds{5};
+  std::vector<const store::node_object*> managers;
+  for (const auto* n : st.db.nodes())
+    if (n->role == ca::node_role::manager)
+      managers.push_back(n);
+  auto leader = leader_node(self);
+  return make_envelope(kind::REPLY, 0, {}, {}, [&](auto body) {
+    auto r = body.initHeartbeatReply();
+    r.setPeriodNanos(period.count());
+    r.setLeader(leader);
+    r.setAccepted(accepted);
+    auto list = r.initManagers(static_cast<unsigned>(managers.size()));
+    for (unsigned i = 0; i < managers.size(); ++i) {
+      list[i].setNodeId(managers[i]->id);
+      list[i].setAddr(managers[i]->addr);
+    }
+  });
+}
+
+void mark(self_ptr self, const std::string& node, store::node_status status,
+          std::string message) {
+  auto batch = store::encode_batch(
+    {store::set_node_status{node, status, std::move(message), now_nanos()}});
+  propose(self, batch, [node](result<void> r) {
+    if (!r)
+      log::warn(who, "cannot record the status of node {}: {}", node,
+                r.error().message);
+  });
+}
+
+envelope on_heartbeat(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  if (!st.leading)
+    return heartbeat_reply(self, false);
+  st.last_seen[node] = steady_clock::now();
+  const auto* n = st.db.node(node);
+  if (n != nullptr && n->status != store::node_status::ready)
+    mark(self, node, store::node_status::ready, "");
+  return heartbeat_reply(self, true);
+}
+
+/// Leader: nodes silent for 3 heartbeat periods are Down.
+void check_heartbeats(self_ptr self) {
+  auto& st = self->state;
+  const auto* cluster = st.db.cluster();
+  if (!st.leading || cluster == nullptr)
+    return;
+  auto now = steady_clock::now();
+  auto limit = 3 * cluster->spec.dispatcher_heartbeat;
+  for (const auto* n : st.db.nodes()) {
+    auto seen = st.last_seen.find(n->id);
+    if (seen == st.last_seen.end()) {
+      st.last_seen[n->id] = now; // grace from when this leader took over
+      continue;
+    }
+    if (n->status == store::node_status::ready && now - seen->second > limit)
+      mark(self, n->id, store::node_status::down,
+           "heartbeat failure: no heartbeat for 3 periods");
+  }
+}
+
+// ---- leadership -----------------------------------------------------------
+
+void on_status(self_ptr self, const raft::status& s) {
+  auto& st = self->state;
+  bool was_leading = st.leading;
+  st.leading = s.role == raft::role::leader;
+  st.leader_member = s.leader;
+  st.term = s.term;
+  st.commit = s.commit;
+  st.config = s.config;
+  if (st.leading && !was_leading) {
+    log::info(who, "this manager leads the swarm (term {})", s.term);
+    st.last_seen.clear();
+  }
+  if (st.leading && !st.init_proposed && !st.cfg.init_batch.empty()
+      && st.db.cluster() == nullptr) {
+    st.init_proposed = true;
+    propose(self, st.cfg.init_batch, [](result<void> r) {
+      if (!r)
+        log::error(who, "cannot create the swarm: {}", r.error().message);
+    });
+  }
+  if (!st.leading)
+    return;
+  // Managers in the store join Raft as learners, then become voters.
+  for (const auto* n : st.db.nodes()) {
+    if (n->role != ca::node_role::manager)
+      continue;
+    auto id = raft::member_id_of(n->id);
+    if (!s.config.is_member(id)) {
+      self->request(st.member, write_timeout, atom::add_learner_v, id)
+        .then([](const raft::outcome&) {});
+    } else if (s.config.is_learner(id)) {
+      self->request(st.member, write_timeout, atom::promote_v, id)
+        .then([](const raft::outcome&) {});
+    }
+  }
+}
+
+caf::behavior manager(self_ptr self, manager_config cfg,
+                      std::shared_ptr<std::unique_ptr<raft::log_storage>> db) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.self_member = raft::member_id_of(st.cfg.node_id);
+  st.bridge
+    = raft::spawn_raft_bridge(self->system(), st.cfg.transport, st.cfg.node_id);
+  auto raft_cfg = st.cfg.raft;
+  raft_cfg.core.id = st.self_member;
+  st.member = raft::spawn_raft(
+    self->system(), raft_cfg, std::move(*db),
+    caf::actor_cast<raft::raft_outbox>(st.bridge),
+    caf::actor_cast<raft::apply_sink>(caf::actor_cast<caf::actor>(self)));
+  self->link_to(st.member);
+  self->link_to(st.bridge);
+  self->send(st.bridge, atom::apply_v, caf::actor_cast<caf::actor>(st.member));
+  auto me = caf::actor_cast<caf::actor>(self);
+  self->send(st.cfg.transport, atom::route_v, std::string{"raft"}, st.bridge);
+  for (auto name : {"controlapi", "ca", "dispatcher"})
+    self->send(st.cfg.transport, atom::route_v, std::string{name}, me);
+  self->send(self, atom::tick_v);
+  return {
+    [=](atom::apply, const std::vector<raft::entry>& entries) {
+      apply_entries(self, entries);
+    },
+    [=](atom::restore, const raft::snapshot& snap) {
+      if (auto ok = self->state.db.restore(snap.data.data(), snap.data.size());
+          !ok)
+        log::error(who, "cannot restore the store: {}", ok.error().message);
+      refresh_authority(self);
+      refresh_managers(self);
+    },
+    [=](atom::tick) {
+      self->request(self->state.member, seconds{5}, atom::status_v)
+        .then([=](const raft::status& s) {
+          on_status(self, s);
+          check_heartbeats(self);
+        });
+      self->delayed_send(self, milliseconds{100}, atom::tick_v);
+    },
+    [=](const control_request& req) { return handle(self, req); },
+    [=](atom::beat, const std::string& node) -> envelope {
+      // The local agent's heartbeat (no transport to oneself).
+      return on_heartbeat(self, node);
+    },
+    [=](const transport::inbound& in) -> caf::result<envelope> {
+      auto body = in.env.root().getBody();
+      switch (body.which()) {
+      case schema::Envelope::Body::CERTIFICATE_REQUEST:
+        return on_certificate_request(self, in);
+      case schema::Envelope::Body::HEARTBEAT:
+        return on_heartbeat(self, in.from.node_id);
+      case schema::Envelope::Body::CONTROL_REQUEST: {
+        auto rp = self->make_response_promise<envelope>();
+        auto request = control_request::from(body.getControlRequest());
+        self->request(caf::actor_cast<caf::actor>(self), write_timeout, request)
+          .then(
+            [=](const control_reply& reply) mutable {
+              rp.deliver(make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
+                b.setControlReply(reply.root());
+              }));
+            },
+            [=](caf::error& err) mutable {
+              rp.deliver(
+                reply_body(failure{errc::internal, caf::to_string(err)}));
+            });
+        return rp;
+      }
+      default:
+        return reply_body(
+          failure{errc::unsupported, "the manager does not handle this"});
+      }
+    },
+    [=](atom::status) {
+      auto& st = self->state;
+      manager_info info;
+      if (const auto* c = st.db.cluster()) {
+        info.cluster_id = c->id;
+        info.heartbeat_nanos = c->spec.dispatcher_heartbeat.count();
+        info.cert_expiry_nanos = c->spec.cert_expiry.count();
+        info.task_history_limit = c->spec.task_history_limit;
+        info.snapshot_interval = c->spec.snapshot_interval;
+        info.election_ticks = c->spec.election_ticks;
+        info.heartbeat_ticks = c->spec.heartbeat_ticks;
+      }
+      info.leader = leader_node(self);
+      info.term = st.term;
+      info.commit = st.commit;
+      for (const auto* n : st.db.nodes()) {
+        ++info.nodes;
+        if (n->role == ca::node_role::manager) {
+          ++info.managers;
+          info.manager_addrs.push_back(n->addr);
+        }
+      }
+      return info;
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_manager(caf::actor_system& sys, manager_config cfg,
+                         std::unique_ptr<raft::log_storage> storage) {
+  auto holder
+    = std::make_shared<std::unique_ptr<raft::log_storage>>(std::move(storage));
+  return sys.spawn(manager, std::move(cfg), holder);
+}
+
+} // namespace skep::controlapi
