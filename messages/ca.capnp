@@ -37,5 +37,6 @@ struct CertificateRequest {
 
 struct CertificateReply {
   certificate @0 :Data;  # a Certificate for the asking node
-  caPublicKey @1 :Data;  # the cluster CA's Ed25519 key, 32 bytes
+    caPublicKey @1 :Data;  # the cluster CA's Ed25519 key, 32 bytes
+  clusterId @2 :Text;    # the swarm the node joined
 }

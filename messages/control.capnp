@@ -178,5 +178,7 @@ struct SwarmInfo {
   certExpiryNanos @10 :Int64;
   snapshotInterval @11 :UInt64;
   electionTicks @12 :UInt32;
-  heartbeatTicks @13 :UInt32;
+    heartbeatTicks @13 :UInt32;
+  raftVoters @14 :UInt32;     # managers that vote
+  raftLearners @15 :UInt32;   # managers still catching up
 }

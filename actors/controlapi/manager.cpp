@@ -60,7 +60,7 @@ struct manager_state {
   uint64_t commit = 0;
   bool leading = false;
   bool init_proposed = false;
-    /// Results of recently applied entries, for proposers waiting on them.
+  /// Results of recently applied entries, for proposers waiting on them.
   std::map<uint64_t, result<void>> applied;
   /// Proposers whose entry committed but is not applied here yet.
   std::multimap<uint64_t, std::function<void(result<void>)>> waiters;
@@ -146,18 +146,17 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
       changed = changed || !outcome->empty();
     }
   }
-    while (st.applied.size() > 1024)
+  while (st.applied.size() > 1024)
     st.applied.erase(st.applied.begin());
   // Proposers waiting for these entries.
   auto last = st.db.applied_index();
   while (!st.waiters.empty() && st.waiters.begin()->first <= last) {
     auto node = st.waiters.extract(st.waiters.begin());
     auto it = st.applied.find(node.key());
-    node.mapped()(it == st.applied.end()
-                    ? result<void>{failure{errc::internal,
-                                           "the entry was applied too long "
-                                           "ago to tell its outcome"}}
-                    : it->second);
+    node.mapped()(it == st.applied.end() ? result<void>{failure{
+                    errc::internal, "the entry was applied too long "
+                                    "ago to tell its outcome"}}
+                                         : it->second);
   }
   if (changed) {
     refresh_authority(self);
@@ -180,7 +179,7 @@ void propose(self_ptr self, std::vector<uint8_t> batch,
             fmt::format("the change was not committed: {}", out.error)});
           return;
         }
-                auto& st = self->state;
+        auto& st = self->state;
         auto it = st.applied.find(out.index);
         if (it != st.applied.end())
           then(it->second);
@@ -438,6 +437,8 @@ void issue_certificate(self_ptr self, const transport::inbound& in,
     auto reply = body.initCertificateReply();
     reply.setCertificate(kj::arrayPtr(cert->data(), cert->size()));
     reply.setCaPublicKey(kj::arrayPtr(ca_key.data(), ca_key.size()));
+    if (const auto* c = st.db.cluster())
+      reply.setClusterId(c->id);
   }));
 }
 
@@ -471,7 +472,7 @@ caf::result<envelope> on_certificate_request(self_ptr self,
   node.id = in.from.node_id;
   node.hostname = text_of(request.getHostname());
   node.role = in.from.role;
-    node.addr = text_of(request.getAdvertiseAddr());
+  node.addr = text_of(request.getAdvertiseAddr());
   node.engine_version = text_of(request.getEngineVersion());
   node.public_key = in.from.node_key;
   node.created_at_nanos = node.updated_at_nanos = now_nanos();
@@ -705,7 +706,9 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         info.election_ticks = c->spec.election_ticks;
         info.heartbeat_ticks = c->spec.heartbeat_ticks;
       }
-      info.leader = leader_node(self);
+            info.leader = leader_node(self);
+      info.voters = static_cast<uint32_t>(st.config.voters.size());
+      info.learners = static_cast<uint32_t>(st.config.learners.size());
       info.term = st.term;
       info.commit = st.commit;
       for (const auto* n : st.db.nodes()) {

@@ -75,7 +75,9 @@ caf::result<control_reply> info(supervisor_self self,
       swarm.setCertExpiryNanos(mi->cert_expiry_nanos);
       swarm.setSnapshotInterval(mi->snapshot_interval);
       swarm.setElectionTicks(mi->election_ticks);
-      swarm.setHeartbeatTicks(mi->heartbeat_ticks);
+            swarm.setHeartbeatTicks(mi->heartbeat_ticks);
+      swarm.setRaftVoters(mi->voters);
+      swarm.setRaftLearners(mi->learners);
     }
     return control_reply::from(b);
   };
@@ -90,6 +92,32 @@ caf::result<control_reply> info(supervisor_self self,
       },
       [=](caf::error&) mutable { rp.deliver(fill(base, member, nullptr)); });
   return rp;
+}
+
+/// Answers `rp` with `reply()` once this manager's store holds the cluster
+/// object (the swarm is usable through it), or with a timeout at `deadline`.
+void await_cluster(supervisor_self self,
+                   caf::typed_response_promise<control_reply> rp,
+                   std::function<control_reply()> reply,
+                   steady_clock::time_point deadline) {
+  self->request(self->state.member->manager, seconds{5}, atom::status_v)
+    .then(
+      [=](const controlapi::manager_info& mi) mutable {
+        if (!mi.cluster_id.empty()) {
+          rp.deliver(reply());
+        } else if (steady_clock::now() > deadline) {
+          rp.deliver(error_reply(errc::timeout,
+                                 "the swarm's state did not reach this "
+                                 "manager within 20 s; see the node's log"));
+        } else {
+          self->state.pending_polls.push_back(
+            [=] { await_cluster(self, rp, reply, deadline); });
+          self->delayed_send(self, milliseconds{20}, atom::tick_v);
+        }
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(error_reply(errc::internal, caf::to_string(err)));
+      });
 }
 
 caf::result<control_reply> swarm_init(supervisor_self self,
@@ -131,8 +159,7 @@ caf::result<control_reply> swarm_init(supervisor_self self,
   st.actors.push_back("agent");
   // Answer once the cluster object is committed.
   auto rp = self->make_response_promise<control_reply>();
-  auto deadline = steady_clock::now() + seconds{20};
-  auto reply = [=, node = st.node.node_id, seed = *seed]() {
+  auto reply = [node = st.node.node_id, seed = *seed]() {
     capnp::MallocMessageBuilder b;
     auto out = b.initRoot<schema::control::Reply>().initSwarmInit();
     out.setNodeId(node);
@@ -141,27 +168,7 @@ caf::result<control_reply> swarm_init(supervisor_self self,
     out.setAdvertiseAddr(seed.files.advertise_addr);
     return control_reply::from(b);
   };
-  auto poll = std::make_shared<std::function<void()>>();
-  *poll = [=]() mutable {
-    self->request(self->state.member->manager, seconds{5}, atom::status_v)
-      .then(
-        [=](const controlapi::manager_info& mi) mutable {
-          if (!mi.cluster_id.empty()) {
-            rp.deliver(reply());
-          } else if (steady_clock::now() > deadline) {
-            rp.deliver(error_reply(errc::timeout,
-                                   "the new swarm did not start within 20 s; "
-                                   "see the node's log"));
-          } else {
-            self->delayed_send(self, milliseconds{20}, atom::tick_v);
-            self->state.pending_polls.push_back(*poll);
-          }
-        },
-        [=](caf::error& err) mutable {
-          rp.deliver(error_reply(errc::internal, caf::to_string(err)));
-        });
-  };
-  (*poll)();
+  await_cluster(self, rp, reply, steady_clock::now() + seconds{20});
   return rp;
 }
 
@@ -195,7 +202,7 @@ caf::result<control_reply> swarm_join(supervisor_self self,
   jr.token = *token;
   jr.node_id = st.node.node_id;
   jr.hostname = st.node.config.hostname;
-    jr.advertise_addr = advertise;
+  jr.advertise_addr = advertise;
   jr.engine_version = build_info::version;
   auto identity = st.identity;
   auto rp = self->make_response_promise<control_reply>();
@@ -211,7 +218,8 @@ caf::result<control_reply> swarm_join(supervisor_self self,
                   joined ? std::string{} : joined.error().message,
                   joined ? joined->certificate : std::vector<uint8_t>{},
                   joined ? ca::hex(joined->ca_key.data(), 32) : std::string{},
-                  joined ? joined->manager_id : std::string{}, remote_text,
+                  joined ? joined->manager_id : std::string{},
+                  joined ? joined->cluster_id : std::string{}, remote_text,
                   advertise)
         .then([=](const control_reply& reply) mutable {
           rp.deliver(reply);
@@ -222,20 +230,20 @@ caf::result<control_reply> swarm_join(supervisor_self self,
   return rp;
 }
 
-/// The end of a join: store the membership and start the member actors.
-control_reply finish_join(supervisor_self self, const std::string& error,
-                          const std::vector<uint8_t>& certificate,
-                          const std::string& ca_hex,
-                          const std::string& manager_id,
-                          const std::string& remote,
-                          const std::string& advertise) {
+/// The end of a join: store the membership and start the member actors. A
+/// manager answers once the swarm's state has reached it.
+caf::result<control_reply>
+finish_join(supervisor_self self, const std::string& error,
+            const std::vector<uint8_t>& certificate, const std::string& ca_hex,
+            const std::string& manager_id, const std::string& cluster_id,
+            const std::string& remote, const std::string& advertise) {
   auto& st = self->state;
   st.changing = false;
   if (!error.empty())
     return error_reply(errc::permission_denied,
                        fmt::format("could not join the swarm: {}", error));
   membership m;
-  m.cluster_id = "pending";
+  m.cluster_id = cluster_id.empty() ? "unknown" : cluster_id;
   m.advertise_addr = advertise;
   m.managers.emplace_back(manager_id, remote);
   m.certificate = certificate;
@@ -257,10 +265,17 @@ control_reply finish_join(supervisor_self self, const std::string& error,
   if (rt->manager)
     st.actors.push_back("manager");
   st.actors.push_back("agent");
-  capnp::MallocMessageBuilder b;
-  b.initRoot<schema::control::Reply>().initJoined().setRole(
-    ca::to_string(rt->role));
-  return control_reply::from(b);
+  auto reply = [role = rt->role]() {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<schema::control::Reply>().initJoined().setRole(
+      ca::to_string(role));
+    return control_reply::from(b);
+  };
+  if (!rt->manager)
+    return reply();
+  auto rp = self->make_response_promise<control_reply>();
+  await_cluster(self, rp, reply, steady_clock::now() + seconds{20});
+  return rp;
 }
 
 caf::result<control_reply> swarm_leave(supervisor_self self,
@@ -374,10 +389,11 @@ supervisor(supervisor_self self, node_state state, int control_fd,
     },
     [self](atom::apply, const std::string& error,
            const std::vector<uint8_t>& certificate, const std::string& ca_hex,
-           const std::string& manager_id, const std::string& remote,
-           const std::string& advertise) -> control_reply {
-      return finish_join(self, error, certificate, ca_hex, manager_id, remote,
-                         advertise);
+           const std::string& manager_id, const std::string& cluster_id,
+           const std::string& remote,
+           const std::string& advertise) -> caf::result<control_reply> {
+      return finish_join(self, error, certificate, ca_hex, manager_id,
+                         cluster_id, remote, advertise);
     },
     [self](atom::tick) {
       auto polls = std::move(self->state.pending_polls);

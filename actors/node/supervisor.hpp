@@ -22,8 +22,9 @@ namespace skep::node {
 /// drives polls that wait for the swarm to come up.
 using supervisor_actor = caf::typed_actor<
   caf::replies_to<control_request>::with<control_reply>,
-  caf::replies_to<atom::apply, std::string, std::vector<uint8_t>, std::string,
-                  std::string, std::string, std::string>::with<control_reply>,
+    caf::replies_to<atom::apply, std::string, std::vector<uint8_t>, std::string,
+                  std::string, std::string, std::string,
+                  std::string>::with<control_reply>,
   caf::reacts_to<atom::tick>>;
 
 class control_server;

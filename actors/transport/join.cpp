@@ -120,7 +120,7 @@ result<joined> join_swarm(const join_request& req) {
     actor_ref{link.peer().node_id, "ca"}, [&](auto body) {
       auto cr = body.initCertificateRequest();
       cr.setHostname(req.hostname);
-            cr.setAdvertiseAddr(req.advertise_addr);
+      cr.setAdvertiseAddr(req.advertise_addr);
       cr.setEngineVersion(req.engine_version);
     });
   auto sealed = link.seal(request);
@@ -171,6 +171,7 @@ result<joined> join_swarm(const join_request& req) {
                 "key");
   out.fields = std::move(*fields);
   out.manager_id = link.peer().node_id;
+  out.cluster_id = cert_reply.getClusterId().cStr();
   return out;
 }
 

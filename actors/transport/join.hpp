@@ -30,7 +30,8 @@ struct joined {
   std::vector<uint8_t> certificate;
   ca::public_key ca_key{};
   ca::certificate_fields fields;
-  std::string manager_id; ///< the manager that answered
+    std::string manager_id; ///< the manager that answered
+  std::string cluster_id; ///< the swarm, when the manager told
 };
 
 /// Joins a swarm (blocking): opens a session with the manager using the

@@ -1,0 +1,310 @@
+// Swarm membership across real skepd processes on loopback, driven by the
+// real skep binary: init, joins, node commands, leader failover, Down and
+// Ready from heartbeats, restarts, and refused joins.
+
+#include "tests/support/process.hpp"
+
+#include <csignal>
+#include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace skep {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+const std::string skepd_bin = SKEPD_PATH;
+const std::string skep_bin = SKEP_PATH;
+
+/// A loopback port nobody listens on right now.
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+struct node {
+  std::string name;
+  std::string dir;
+  uint16_t port = 0;
+  std::unique_ptr<test::child_process> proc;
+  std::string addr() const { return "127.0.0.1:" + std::to_string(port); }
+  std::string host() const { return "unix://" + dir + "/skepd.sock"; }
+};
+
+class Swarm : public ::testing::Test {
+ protected:
+  ~Swarm() override {
+    for (auto& [name, n] : nodes)
+      if (n.proc)
+        n.proc->signal(SIGKILL);
+  }
+
+  node& start(const std::string& name) {
+    auto& n = nodes[name];
+    if (n.name.empty()) {
+      n.name = name;
+      n.dir = tmp.path() + "/" + name;
+      n.port = free_port();
+    }
+    n.proc = std::make_unique<test::child_process>(
+      std::vector<std::string>{skepd_bin, "--data-dir", n.dir, "--listen-addr",
+                               n.addr(), "--hostname", name});
+    EXPECT_TRUE(n.proc->wait_for_output("serving clients on"))
+      << n.proc->output();
+    return n;
+  }
+
+  test::command_result skep(const std::string& on,
+                            std::vector<std::string> args) {
+    std::vector<std::string> argv{skep_bin, "-H", nodes[on].host()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::run_command(argv);
+  }
+
+  /// `node ls --format json` on `on`, by hostname; empty when it fails.
+  std::map<std::string, nlohmann::json> node_list(const std::string& on) {
+    std::map<std::string, nlohmann::json> out;
+    auto r = skep(on, {"node", "ls", "--format", "json"});
+    if (r.exit_code != 0)
+      return out;
+    std::istringstream lines{r.out};
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty()) {
+        auto j = nlohmann::json::parse(line);
+        out[j["Hostname"].get<std::string>()] = j;
+      }
+    return out;
+  }
+
+  /// Polls `check` every 50 ms until it holds or `timeout` passes.
+  template <class F>
+  bool eventually(F&& check, std::chrono::milliseconds timeout = 20s) {
+    auto deadline = clock_type::now() + timeout;
+    while (clock_type::now() < deadline) {
+      if (check())
+        return true;
+      std::this_thread::sleep_for(50ms); // the polling interval
+    }
+    return check();
+  }
+
+  std::string token(const std::string& on, const std::string& role) {
+    auto r = skep(on, {"swarm", "join-token", "-q", role});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto t = r.out;
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' '))
+      t.pop_back();
+    return t;
+  }
+
+  /// Starts `first` and initializes a swarm on it (heartbeat 500 ms).
+  void init(const std::string& first) {
+    start(first);
+    auto r = skep(first, {"swarm", "init", "--dispatcher-heartbeat", "500ms"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("Swarm initialized: current node ("),
+              std::string::npos);
+    EXPECT_NE(r.out.find("skep swarm join --token SKEP-1-"), std::string::npos);
+  }
+
+  void join(const std::string& name, const std::string& via,
+            const std::string& role) {
+    start(name);
+    auto r = skep(
+      name, {"swarm", "join", "--token", token(via, role), nodes[via].addr()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "This node joined a swarm as a " + role + ".\n");
+  }
+
+  static int count(const std::map<std::string, nlohmann::json>& list,
+                   const std::string& key, const std::string& value) {
+    int n = 0;
+    for (auto& [name, j] : list)
+      n += j[key] == value ? 1 : 0;
+    return n;
+  }
+
+  test::temp_dir tmp;
+  std::map<std::string, node> nodes;
+};
+
+TEST_F(Swarm, FiveNodesFailoverDrainDownAndRestart) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
+  ASSERT_NO_FATAL_FAILURE(join("m3", "m1", "manager"));
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  ASSERT_NO_FATAL_FAILURE(join("w2", "m2", "worker")); // through a follower
+
+  // Five Ready nodes, one Leader, two Reachable.
+  std::map<std::string, nlohmann::json> list;
+  ASSERT_TRUE(eventually([&] {
+    list = node_list("m1");
+    return list.size() == 5 && count(list, "Status", "Ready") == 5
+           && count(list, "ManagerStatus", "Leader") == 1
+           && count(list, "ManagerStatus", "Reachable") == 2;
+  }))
+    << skep("m1", {"node", "ls"}).out;
+    EXPECT_EQ(list["m1"]["ManagerStatus"], "Leader");
+  // Both new managers vote before the leader goes.
+  ASSERT_TRUE(eventually([&] {
+    auto info = skep("m1", {"info", "--format", "json"});
+    return info.exit_code == 0
+           && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
+  })) << skep("m1", {"info", "--format", "json"}).out;
+  EXPECT_EQ(list["m1"]["Self"], true);
+  EXPECT_EQ(list["w1"]["ManagerStatus"], "");
+  auto table = skep("m1", {"node", "ls"});
+  EXPECT_NE(table.out.find("ID"), std::string::npos);
+  EXPECT_NE(table.out.find("MANAGER STATUS"), std::string::npos);
+  EXPECT_NE(table.out.find(" * "), std::string::npos);
+
+  // Workers cannot see the cluster state.
+  auto refused = skep("w1", {"node", "ls"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("This node is not a swarm manager. Worker nodes"),
+            std::string::npos)
+    << refused.err;
+
+  // SIGKILL the leader: another manager leads, and node ls works there.
+  nodes["m1"].proc->signal(SIGKILL);
+  nodes["m1"].proc->wait_exit();
+  std::string new_leader;
+  ASSERT_TRUE(eventually([&] {
+    for (auto name : {"m2", "m3"}) {
+      auto l = node_list(name);
+      if (l.size() == 5 && count(l, "ManagerStatus", "Leader") == 1
+          && l["m1"]["ManagerStatus"] != "Leader") {
+        for (auto& [host, j] : l)
+          if (j["ManagerStatus"] == "Leader")
+            new_leader = host;
+        return true;
+      }
+    }
+    return false;
+  }))
+    << nodes["m2"].proc->output();
+  EXPECT_TRUE(new_leader == "m2" || new_leader == "m3") << new_leader;
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list(new_leader);
+    return l["m1"]["Status"] == "Down"
+           && l["m1"]["ManagerStatus"] == "Unreachable";
+  }));
+
+  // The old leader returns on its data dir and rejoins as Reachable.
+  start("m1");
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list("m1");
+    return l.size() == 5 && l["m1"]["Status"] == "Ready"
+           && l["m1"]["ManagerStatus"] == "Reachable"
+           && l[new_leader]["ManagerStatus"] == "Leader";
+  }))
+    << skep("m1", {"node", "ls"}).out << skep("m1", {"node", "ls"}).err;
+
+  // Drain a worker through a follower, then activate it again.
+  auto follower = new_leader == "m2" ? "m3" : "m2";
+  auto drained
+    = skep(follower, {"node", "update", "--availability", "drain", "w1"});
+  EXPECT_EQ(drained.exit_code, 0) << drained.err;
+  EXPECT_TRUE(eventually(
+    [&] { return node_list(new_leader)["w1"]["Availability"] == "Drain"; }));
+  auto inspect = skep(new_leader, {"node", "inspect", "w1"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto doc = nlohmann::json::parse(inspect.out);
+  EXPECT_EQ(doc[0]["Spec"]["Availability"], "drain");
+  EXPECT_EQ(doc[0]["Description"]["Hostname"], "w1");
+  EXPECT_EQ(
+    skep(new_leader, {"node", "update", "--availability", "active", "w1"})
+      .exit_code,
+    0);
+  EXPECT_TRUE(eventually(
+    [&] { return node_list(new_leader)["w1"]["Availability"] == "Active"; }));
+
+  // A worker that stops heartbeating shows Down, and Ready when it resumes.
+  nodes["w2"].proc->signal(SIGSTOP);
+  EXPECT_TRUE(eventually(
+    [&] { return node_list(new_leader)["w2"]["Status"] == "Down"; }));
+  nodes["w2"].proc->signal(SIGCONT);
+  EXPECT_TRUE(eventually(
+    [&] { return node_list(new_leader)["w2"]["Status"] == "Ready"; }));
+}
+
+TEST_F(Swarm, RefusedJoinsLeaveNothingBehind) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  auto old_token = token("m1", "worker");
+  auto rotated = skep("m1", {"swarm", "join-token", "--rotate", "worker"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_NE(rotated.out.find("Successfully rotated worker join token."),
+            std::string::npos);
+  EXPECT_NE(token("m1", "worker"), old_token);
+
+  start("w1");
+  auto stale
+    = skep("w1", {"swarm", "join", "--token", old_token, nodes["m1"].addr()});
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_NE(stale.err.find("could not join the swarm"), std::string::npos)
+    << stale.err;
+  struct stat st {};
+  EXPECT_NE(::stat((nodes["w1"].dir + "/swarm.state").c_str(), &st), 0);
+  auto info = skep("w1", {"info", "--format", "json"});
+  EXPECT_EQ(nlohmann::json::parse(info.out)["Swarm"]["LocalNodeState"],
+            "inactive");
+  EXPECT_EQ(node_list("m1").count("w1"), 0u) << "a refused join was recorded";
+
+  // Malformed tokens and addresses are refused before anything is sent.
+  auto garbled = skep(
+    "w1", {"swarm", "join", "--token", "SKEP-1-nope", nodes["m1"].addr()});
+  EXPECT_EQ(garbled.exit_code, 1);
+  EXPECT_NE(garbled.err.find("invalid join token"), std::string::npos);
+  auto bad_addr = skep("w1", {"swarm", "join", "--token", token("m1", "worker"),
+                              "127.0.0.1:99999"});
+  EXPECT_EQ(bad_addr.exit_code, 1);
+  EXPECT_NE(bad_addr.err.find("invalid address"), std::string::npos)
+    << bad_addr.err;
+
+  // The current token works; a second join or init is refused.
+  auto good = skep("w1", {"swarm", "join", "--token", token("m1", "worker"),
+                          nodes["m1"].addr()});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  auto again = skep("w1", {"swarm", "init"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already part of a swarm"), std::string::npos);
+
+  // Unknown nodes and bad flags are named.
+  auto unknown = skep("m1", {"node", "inspect", "no-such-node"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no-such-node"), std::string::npos);
+  auto bad_flag
+    = skep("m1", {"node", "update", "--availability", "sleepy", "w1"});
+  EXPECT_EQ(bad_flag.exit_code, 1);
+  EXPECT_NE(bad_flag.err.find("sleepy"), std::string::npos);
+}
+
+TEST_F(Swarm, NodeOutsideASwarmSaysSo) {
+  start("lone");
+  auto r = skep("lone", {"node", "ls"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("Use \"skep swarm init\" or \"skep swarm join\""),
+            std::string::npos)
+    << r.err;
+  auto leave = skep("lone", {"swarm", "leave"});
+  EXPECT_EQ(leave.exit_code, 1);
+  EXPECT_NE(leave.err.find("not part of a swarm"), std::string::npos);
+}
+
+} // namespace
+} // namespace skep
