@@ -17,5 +17,6 @@ struct HeartbeatReply {
   periodNanos @0 :Int64;             # when to send the next heartbeat
   leader @1 :Text;                   # the node id of the Raft leader, if known
   managers @2 :List(ManagerAddr);    # every manager, to fail over to
-  accepted @3 :Bool;                 # false: not the leader; send to `leader`
+    accepted @3 :Bool;                 # false: not the leader; send to `leader`
+  role @4 :Text;                     # the role the swarm gives the node now
 }

@@ -21,6 +21,7 @@ struct agent_state {
   size_t target = 0;      ///< index into cfg.managers
   std::string leader;     ///< the leader's node id, when known
   bool connected = false; ///< the last heartbeat was accepted
+  bool renewing = false;  ///< asking for a certificate in a new role
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "agent";
 };
@@ -46,6 +47,8 @@ void schedule(self_ptr self, nanoseconds wait) {
     = duration_cast<milliseconds>(wait * jitter(self->state.rng)) + 1ms;
   self->delayed_send(self, delay, atom::tick_v);
 }
+
+void renew(self_ptr self, const std::string& role);
 
 void on_reply(self_ptr self, const envelope& reply) {
   auto& st = self->state;
@@ -85,8 +88,42 @@ void on_reply(self_ptr self, const envelope& reply) {
   }
   if (!st.connected)
     log::info(who, "heartbeats accepted by the leader, node {}", st.leader);
+  auto role = std::string(r.getRole().cStr());
+  if (!role.empty() && role != st.cfg.role && !st.renewing
+      && st.leader != st.cfg.node_id && st.cfg.supervisor)
+    renew(self, role);
   st.connected = true;
   schedule(self, st.cfg.period);
+}
+
+/// The swarm changed this node's role: get a certificate for the new one
+/// from the leader's CA and hand it to the supervisor, which restarts the
+/// node's membership in that role.
+void renew(self_ptr self, const std::string& role) {
+  auto& st = self->state;
+  st.renewing = true;
+  log::info(who, "the swarm made this node a {}; renewing its certificate",
+            role);
+  auto env = make_envelope(schema::Envelope::Kind::REQUEST, 0, {"", "agent"},
+                           {st.leader, "ca"},
+                           [&](auto body) { body.initCertificateRequest(); });
+  self
+    ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
+              caf::timespan{seconds{10}})
+    .then([=](const envelope& reply) {
+      auto& st = self->state;
+      st.renewing = false;
+      auto body = reply.root().getBody();
+      if (body.which() != schema::Envelope::Body::CERTIFICATE_REPLY) {
+        auto why = transport::reply_or_failure(reply);
+        log::warn(who, "the CA did not renew the certificate: {}",
+                  why ? "unexpected reply" : why.error().message);
+        return;
+      }
+      auto cert = body.getCertificateReply().getCertificate();
+      self->send(st.cfg.supervisor, atom::certify_v,
+                 std::vector<uint8_t>(cert.begin(), cert.end()));
+    });
 }
 
 void beat(self_ptr self) {

@@ -28,6 +28,11 @@ struct agent_config {
   manager_list managers;
   /// Called (in the agent) when the managers change, to persist them.
   std::function<void(const manager_list&)> managers_changed;
+    /// The role this node's certificate gives it now.
+  std::string role = "worker";
+  /// Told (atom::certify, certificate) when the swarm changed this node's
+  /// role and the CA issued a certificate for the new one.
+  caf::actor supervisor;
   /// Until the first reply tells the cluster's period.
   std::chrono::nanoseconds period = std::chrono::seconds{5};
 };

@@ -204,6 +204,20 @@ int main(int argc, char** argv) {
   bool leave_force = false;
   leave->add_flag("-f,--force", leave_force, "Leave even as a manager");
 
+  auto* update = swarm->add_subcommand("update", "Change the swarm's settings");
+  std::string update_heartbeat, update_expiry;
+  int64_t update_history = -1;
+  update
+    ->add_option("--task-history-limit", update_history,
+                 "Finished tasks kept per slot")
+    ->check(CLI::NonNegativeNumber);
+  update
+    ->add_option("--dispatcher-heartbeat", update_heartbeat, "Heartbeat period")
+    ->type_name("DUR");
+  update
+    ->add_option("--cert-expiry", update_expiry, "Node certificate lifetime")
+    ->type_name("DUR");
+
   // ---- node ----
   auto* node = app.add_subcommand("node", "Manage swarm nodes");
   node->require_subcommand(1);
@@ -231,6 +245,19 @@ int main(int argc, char** argv) {
   node_update->add_option("--role", update_role, "worker or manager")
     ->check(CLI::IsMember({"worker", "manager"}));
   node_update->add_option("node", update_name, "Node id, prefix or hostname")
+    ->required();
+  auto* promote = node->add_subcommand("promote", "Make workers managers");
+  auto* demote = node->add_subcommand("demote", "Make managers workers");
+  std::vector<std::string> role_names;
+  promote->add_option("node", role_names, "Node id, prefix or hostname")
+    ->required();
+  demote->add_option("node", role_names, "Node id, prefix or hostname")
+    ->required();
+  auto* node_rm = node->add_subcommand("rm", "Remove nodes from the swarm");
+  bool rm_force = false;
+  std::vector<std::string> rm_names;
+  node_rm->add_flag("-f,--force", rm_force, "Remove nodes that are not down");
+  node_rm->add_option("node", rm_names, "Node id, prefix or hostname")
     ->required();
 
   try {
@@ -329,6 +356,56 @@ int main(int argc, char** argv) {
           std::cout << console::format_node_pretty(reply.getNodes());
         else
           std::cout << console::node_inspect_json(reply.getNodes());
+      });
+  if (update->parsed()) {
+    auto heartbeat = duration_flag("--dispatcher-heartbeat", update_heartbeat);
+    if (!heartbeat)
+      return report(heartbeat.error());
+    auto expiry = duration_flag("--cert-expiry", update_expiry);
+    if (!expiry)
+      return report(expiry.error());
+    return call(
+      host, which::DONE,
+      [&](auto req) {
+        auto u = req.initSwarmUpdate();
+        u.setTaskHistoryLimit(update_history);
+        u.setDispatcherHeartbeatNanos(*heartbeat);
+        u.setCertExpiryNanos(*expiry);
+      },
+      [](auto) { std::cout << "Swarm updated.\n"; });
+  }
+  if (promote->parsed() || demote->parsed()) {
+    auto role = promote->parsed() ? "manager" : "worker";
+    for (auto& name : role_names) {
+      auto rc = call(
+        host, which::DONE,
+        [&](auto req) {
+          auto u = req.initNodeUpdate();
+          u.setName(name);
+          u.setRole(role);
+        },
+        [&](auto) {
+          std::cout << fmt::format("Node {} {} in the swarm.\n", name,
+                                   promote->parsed() ? "promoted to a manager"
+                                                     : "demoted to a worker");
+        });
+      if (rc != 0)
+        return rc;
+    }
+    return 0;
+  }
+  if (node_rm->parsed())
+    return call(
+      host, which::DONE,
+      [&](auto req) {
+        auto r = req.initNodeRemove();
+        r.setForce(rm_force);
+        set_names(r.initNames(static_cast<unsigned>(rm_names.size())),
+                  rm_names);
+      },
+      [&](auto) {
+        for (auto& n : rm_names)
+          std::cout << n << "\n";
       });
   if (node_update->parsed()) {
     std::vector<std::pair<std::string, std::string>> adds;

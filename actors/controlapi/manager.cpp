@@ -71,6 +71,12 @@ struct manager_state {
   /// Learners this leader is trying to promote.
   std::set<raft::node_id> learners;
   raft::configuration config;
+  /// Requests to send to the leader once leadership moved.
+  std::vector<
+    std::pair<control_request, caf::typed_response_promise<control_reply>>>
+    pending_forwards;
+  /// Nodes removed from the swarm: their certificates no longer count.
+  std::set<std::string> removed;
   std::mt19937_64 rng{std::random_device{}()};
 
   static inline const char* name = "manager";
@@ -104,6 +110,8 @@ void refresh_authority(self_ptr self) {
   }
   for (const auto* n : st.db.nodes())
     built->bind(n->id, n->public_key);
+  for (const auto& id : st.removed)
+    built->revoke(id);
   st.cfg.ca->with([&](ca::authority& a) {
     a = std::move(*built);
     return 0;
@@ -144,6 +152,12 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
     } else {
       st.applied.emplace(e.index, result<void>{});
       changed = changed || !outcome->empty();
+      for (auto& c : *outcome)
+        if (c.what == store::change::kind::node_removed) {
+          st.removed.insert(c.id);
+          self->send(st.cfg.transport, atom::revoke_v, c.id);
+          log::info(who, "node {} was removed from the swarm", c.id);
+        }
     }
   }
   while (st.applied.size() > 1024)
@@ -292,6 +306,85 @@ control_reply list_nodes(self_ptr self,
   return control_reply::from(b);
 }
 
+caf::result<control_reply> handle(self_ptr self, const control_request& req);
+
+/// Leader: demotes a manager. Refused for the last manager and when the
+/// managers left could not form a quorum; the leader itself hands its
+/// leadership over first, then the new leader does the demotion.
+void demote(self_ptr self, const control_request& req, store::node_object node,
+            uint64_t version, caf::typed_response_promise<control_reply> rp) {
+  auto& st = self->state;
+  auto target = raft::member_id_of(node.id);
+  size_t managers = 0, ready_others = 0;
+  for (const auto* n : st.db.nodes()) {
+    if (n->role != ca::node_role::manager)
+      continue;
+    ++managers;
+    if (n->id != node.id && n->status == store::node_status::ready)
+      ++ready_others;
+  }
+  if (managers <= 1) {
+    rp.deliver(error_reply(errc::invalid_argument,
+                           "cannot demote the last manager of the swarm"));
+    return;
+  }
+  auto voters_after
+    = st.config.voters.size() - (st.config.is_voter(target) ? 1 : 0);
+  if (ready_others < voters_after / 2 + 1) {
+    rp.deliver(error_reply(
+      errc::unavailable,
+      fmt::format("demoting {} would leave {} reachable managers of {}: the "
+                  "swarm would lose its quorum",
+                  node.hostname, ready_others, voters_after)));
+    return;
+  }
+  if (target == st.self_member) {
+    // Hand leadership to a ready voter, then let the new leader demote.
+    raft::node_id successor = 0;
+    for (const auto* n : st.db.nodes())
+      if (n->role == ca::node_role::manager && n->id != node.id
+          && n->status == store::node_status::ready
+          && st.config.is_voter(raft::member_id_of(n->id)))
+        successor = raft::member_id_of(n->id);
+    if (successor == 0) {
+      rp.deliver(error_reply(errc::unavailable,
+                             "no other manager can take over the leadership"));
+      return;
+    }
+    self->request(st.member, write_timeout, atom::transfer_v, successor)
+      .then([=](const raft::outcome& out) mutable {
+        if (!out.ok) {
+          rp.deliver(
+            error_reply(errc::unavailable, fmt::format("cannot hand over the "
+                                                       "leadership: {}",
+                                                       out.error)));
+          return;
+        }
+        // The successor leads shortly: send it the request.
+        self->state.pending_forwards.emplace_back(req, rp);
+        self->delayed_send(self, milliseconds{300}, atom::transfer_v);
+      });
+    return;
+  }
+  auto finish = [=]() mutable {
+    write(self, store::encode_batch({store::put_node{node, version}}), rp);
+  };
+  if (!st.config.is_member(target)) {
+    finish();
+    return;
+  }
+  self->request(st.member, write_timeout, atom::remove_v, target)
+    .then([=](const raft::outcome& out) mutable {
+      if (!out.ok) {
+        rp.deliver(error_reply(errc::unavailable,
+                               fmt::format("cannot remove {} from Raft: {}",
+                                           node.hostname, out.error)));
+        return;
+      }
+      finish();
+    });
+}
+
 caf::result<control_reply> handle(self_ptr self, const control_request& req) {
   auto& st = self->state;
   auto root = req.root();
@@ -387,13 +480,71 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
                          fmt::format("invalid role '{}': use worker or "
                                      "manager",
                                      role));
-    if (!role.empty() && role != ca::to_string(changed.role))
-      return error_reply(errc::unsupported,
-                         "changing a node's role is not supported yet");
     changed.updated_at_nanos = now_nanos();
     auto rp = self->make_response_promise<control_reply>();
+    if (role == "worker" && changed.role == ca::node_role::manager) {
+      // Demotion changes Raft's membership: only the leader does it.
+      if (!st.leading) {
+        forward(self, req, rp);
+        return rp;
+      }
+      changed.role = ca::node_role::worker;
+      demote(self, req, changed, (*n)->version, rp);
+      return rp;
+    }
+    if (role == "manager")
+      changed.role = ca::node_role::manager; // joins Raft as a learner
     write(self, store::encode_batch({store::put_node{changed, (*n)->version}}),
           rp);
+    return rp;
+  }
+  case request_which::NODE_REMOVE: {
+    auto rm = root.getNodeRemove();
+    std::vector<store::action> actions;
+    for (auto name : rm.getNames()) {
+      auto n = st.db.find_node(text_of(name));
+      if (!n)
+        return make_error_reply(n.error());
+      if ((*n)->role == ca::node_role::manager)
+        return error_reply(errc::invalid_argument,
+                           fmt::format("node {} is a manager and cannot be "
+                                       "removed; demote it first with \"skep "
+                                       "node demote {}\"",
+                                       (*n)->hostname, (*n)->hostname));
+      if ((*n)->status != store::node_status::down && !rm.getForce())
+        return error_reply(errc::invalid_argument,
+                           fmt::format("node {} is not down and can't be "
+                                       "removed; stop it first, or use "
+                                       "--force",
+                                       (*n)->hostname));
+      actions.push_back(store::remove_node{(*n)->id, (*n)->version});
+    }
+    auto rp = self->make_response_promise<control_reply>();
+    write(self, store::encode_batch(actions), rp);
+    return rp;
+  }
+  case request_which::SWARM_UPDATE: {
+    auto u = root.getSwarmUpdate();
+    auto updated = *cluster;
+    if (u.getTaskHistoryLimit() >= 0)
+      updated.spec.task_history_limit
+        = static_cast<uint32_t>(u.getTaskHistoryLimit());
+    if (u.getDispatcherHeartbeatNanos() > 0)
+      updated.spec.dispatcher_heartbeat
+        = nanoseconds{u.getDispatcherHeartbeatNanos()};
+    if (u.getCertExpiryNanos() > 0)
+      updated.spec.cert_expiry = nanoseconds{u.getCertExpiryNanos()};
+    if (updated.spec.dispatcher_heartbeat < milliseconds{100})
+      return error_reply(errc::invalid_argument,
+                         "--dispatcher-heartbeat must be at least 100ms");
+    if (updated.spec.cert_expiry < minutes{1})
+      return error_reply(errc::invalid_argument,
+                         "--cert-expiry must be at least 1m");
+    auto rp = self->make_response_promise<control_reply>();
+    write(
+      self,
+      store::encode_batch({store::update_cluster{updated, cluster->version}}),
+      rp);
     return rp;
   }
   case request_which::PROPOSE: {
@@ -518,7 +669,8 @@ caf::result<envelope> on_certificate_request(self_ptr self,
 
 // ---- the dispatcher -------------------------------------------------------
 
-envelope heartbeat_reply(self_ptr self, bool accepted) {
+envelope heartbeat_reply(self_ptr self, bool accepted,
+                         const std::string& node) {
   auto& st = self->state;
   const auto* cluster = st.db.cluster();
   auto period = cluster ? cluster->spec.dispatcher_heartbeat : seconds{5};
@@ -532,6 +684,8 @@ envelope heartbeat_reply(self_ptr self, bool accepted) {
     r.setPeriodNanos(period.count());
     r.setLeader(leader);
     r.setAccepted(accepted);
+    if (const auto* n = st.db.node(node))
+      r.setRole(ca::to_string(n->role));
     auto list = r.initManagers(static_cast<unsigned>(managers.size()));
     for (unsigned i = 0; i < managers.size(); ++i) {
       list[i].setNodeId(managers[i]->id);
@@ -554,12 +708,12 @@ void mark(self_ptr self, const std::string& node, store::node_status status,
 envelope on_heartbeat(self_ptr self, const std::string& node) {
   auto& st = self->state;
   if (!st.leading)
-    return heartbeat_reply(self, false);
+    return heartbeat_reply(self, false, node);
   st.last_seen[node] = steady_clock::now();
   const auto* n = st.db.node(node);
   if (n != nullptr && n->status != store::node_status::ready)
     mark(self, node, store::node_status::ready, "");
-  return heartbeat_reply(self, true);
+  return heartbeat_reply(self, true, node);
 }
 
 /// Leader: nodes silent for 3 heartbeat periods are Down.
@@ -653,6 +807,12 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       refresh_authority(self);
       refresh_managers(self);
     },
+    [=](atom::transfer) {
+      auto pending = std::move(self->state.pending_forwards);
+      self->state.pending_forwards.clear();
+      for (auto& [req, rp] : pending)
+        forward(self, req, rp);
+    },
     [=](atom::tick) {
       self->request(self->state.member, seconds{5}, atom::status_v)
         .then([=](const raft::status& s) {
@@ -706,7 +866,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         info.election_ticks = c->spec.election_ticks;
         info.heartbeat_ticks = c->spec.heartbeat_ticks;
       }
-            info.leader = leader_node(self);
+      info.leader = leader_node(self);
       info.voters = static_cast<uint32_t>(st.config.voters.size());
       info.learners = static_cast<uint32_t>(st.config.learners.size());
       info.term = st.term;

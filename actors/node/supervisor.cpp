@@ -6,6 +6,8 @@
 #include "actors/transport/join.hpp"
 #include "skep/build_info.hpp"
 
+#include <unistd.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -75,7 +77,7 @@ caf::result<control_reply> info(supervisor_self self,
       swarm.setCertExpiryNanos(mi->cert_expiry_nanos);
       swarm.setSnapshotInterval(mi->snapshot_interval);
       swarm.setElectionTicks(mi->election_ticks);
-            swarm.setHeartbeatTicks(mi->heartbeat_ticks);
+      swarm.setHeartbeatTicks(mi->heartbeat_ticks);
       swarm.setRaftVoters(mi->voters);
       swarm.setRaftLearners(mi->learners);
     }
@@ -145,8 +147,9 @@ caf::result<control_reply> swarm_init(supervisor_self self,
   if (auto cleared = clear_membership(dir); !cleared)
     return make_error_reply(cleared.error());
   auto files = seed->files;
-  auto rt = start_member(self->system(), st.node, *st.identity, files,
-                         seed->init_batch, true);
+  auto rt
+    = start_member(self->system(), st.node, *st.identity, files,
+                   caf::actor_cast<caf::actor>(self), seed->init_batch, true);
   if (!rt)
     return make_error_reply(rt.error());
   if (auto saved = save_membership(dir, files); !saved) {
@@ -253,7 +256,8 @@ finish_join(supervisor_self self, const std::string& error,
   const auto& dir = st.node.config.data_dir;
   if (auto cleared = clear_membership(dir); !cleared)
     return make_error_reply(cleared.error());
-  auto rt = start_member(self->system(), st.node, *st.identity, m);
+  auto rt = start_member(self->system(), st.node, *st.identity, m,
+                         caf::actor_cast<caf::actor>(self));
   if (!rt)
     return make_error_reply(rt.error());
   if (auto saved = save_membership(dir, m); !saved) {
@@ -305,6 +309,58 @@ caf::result<control_reply> swarm_leave(supervisor_self self,
   return control_reply::from(b);
 }
 
+/// Restarts the membership in the role `certificate` gives, once the old
+/// transport released its port (retried for a few seconds).
+void restart_member(supervisor_self self, membership m, int attempt) {
+  auto& st = self->state;
+  auto rt = start_member(self->system(), st.node, *st.identity, m,
+                         caf::actor_cast<caf::actor>(self));
+  if (!rt) {
+    if (attempt < 50) {
+      st.pending_polls.push_back([=] { restart_member(self, m, attempt + 1); });
+      self->delayed_send(self, milliseconds{100}, atom::tick_v);
+      return;
+    }
+    log::error("node", "cannot restart the membership: {}", rt.error().message);
+    return;
+  }
+  st.member = *rt;
+  log::info("node", "now a {} of the swarm", ca::to_string(rt->role));
+}
+
+void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
+  auto& st = self->state;
+  if (!st.member)
+    return;
+  auto m = load_membership(st.node.config.data_dir);
+  if (!m || !*m) {
+    log::error("node", "cannot read the membership to change role");
+    return;
+  }
+  ca::certificate_policy policy;
+  policy.ca_key = (*m)->ca_key;
+  policy.now = system_clock::now();
+  auto fields = ca::verify_certificate(cert.data(), cert.size(), policy);
+  if (!fields || fields->node_id != st.node.node_id
+      || fields->node_key != st.identity->public_part) {
+    log::error("node", "the renewed certificate is not valid for this node");
+    return;
+  }
+  if (fields->role == st.member->role)
+    return;
+  (*m)->certificate = cert;
+  st.member->stop();
+  st.member.reset();
+  if (fields->role == ca::node_role::worker)
+    for (auto name : {"raft.db", "raft.db-wal", "raft.db-shm"})
+      ::unlink((st.node.config.data_dir + "/" + name).c_str());
+  if (auto saved = save_membership(st.node.config.data_dir, **m); !saved) {
+    log::error("node", "{}", saved.error().message);
+    return;
+  }
+  restart_member(self, **m, 0);
+}
+
 caf::result<control_reply> on_request(supervisor_self self,
                                       const control_request& req) {
   auto& st = self->state;
@@ -353,7 +409,8 @@ supervisor(supervisor_self self, node_state state, int control_fd,
     if (!m) {
       log::error("node", "{}", m.error().message);
     } else if (*m) {
-      auto rt = start_member(self->system(), st.node, *st.identity, **m);
+      auto rt = start_member(self->system(), st.node, *st.identity, **m,
+                             caf::actor_cast<caf::actor>(self));
       if (!rt) {
         log::error("node", "cannot resume the swarm membership: {}",
                    rt.error().message);
@@ -394,6 +451,9 @@ supervisor(supervisor_self self, node_state state, int control_fd,
            const std::string& advertise) -> caf::result<control_reply> {
       return finish_join(self, error, certificate, ca_hex, manager_id,
                          cluster_id, remote, advertise);
+    },
+    [self](atom::certify, const std::vector<uint8_t>& certificate) {
+      change_role(self, certificate);
     },
     [self](atom::tick) {
       auto polls = std::move(self->state.pending_polls);

@@ -19,12 +19,14 @@ namespace skep::node {
 /// requests about the node and owns the actors a node's roles need.
 ///
 /// (apply, ...) ends a swarm join that ran on a thread of its own; (tick)
-/// drives polls that wait for the swarm to come up.
+/// drives polls that wait for the swarm to come up; (certify, certificate)
+/// restarts the membership in the role a renewed certificate gives.
 using supervisor_actor = caf::typed_actor<
   caf::replies_to<control_request>::with<control_reply>,
     caf::replies_to<atom::apply, std::string, std::vector<uint8_t>, std::string,
                   std::string, std::string, std::string,
                   std::string>::with<control_reply>,
+    caf::reacts_to<atom::certify, std::vector<uint8_t>>,
   caf::reacts_to<atom::tick>>;
 
 class control_server;

@@ -108,10 +108,12 @@ result<swarm_seed> seed_swarm(const node_state& node,
   return seed;
 }
 
-result<member_runtime>
-start_member(caf::actor_system& sys, const node_state& node,
-             const ca::keypair& identity, const membership& m,
-             std::vector<uint8_t> init_batch, bool bootstrap) {
+result<member_runtime> start_member(caf::actor_system& sys,
+                                    const node_state& node,
+                                    const ca::keypair& identity,
+                                    const membership& m, caf::actor supervisor,
+                                    std::vector<uint8_t> init_batch,
+                                    bool bootstrap) {
   ca::certificate_policy policy;
   policy.ca_key = m.ca_key;
   policy.now = system_clock::now();
@@ -173,6 +175,8 @@ start_member(caf::actor_system& sys, const node_state& node,
   ac.node_id = node.node_id;
   ac.transport = rt.transport;
   ac.local_manager = rt.manager;
+  ac.role = ca::to_string(rt.role);
+  ac.supervisor = std::move(supervisor);
   ac.managers = m.managers;
   auto data_dir = node.config.data_dir;
   ac.managers_changed = [data_dir](const agent::manager_list& managers) {

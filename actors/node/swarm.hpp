@@ -30,10 +30,14 @@ struct member_runtime {
 /// manager, `init_batch` (swarm init only) is proposed once it leads, and
 /// `bootstrap` writes the founding Raft configuration (this node alone)
 /// into a new log.
-result<member_runtime>
-start_member(caf::actor_system& sys, const node_state& node,
-             const ca::keypair& identity, const membership& m,
-             std::vector<uint8_t> init_batch = {}, bool bootstrap = false);
+/// `supervisor` hears (certify, certificate) when the swarm changes the
+/// node's role.
+result<member_runtime> start_member(caf::actor_system& sys,
+                                    const node_state& node,
+                                    const ca::keypair& identity,
+                                    const membership& m, caf::actor supervisor,
+                                    std::vector<uint8_t> init_batch = {},
+                                    bool bootstrap = false);
 
 /// What `swarm init` creates: the CA, the membership files of this node and
 /// the first store batch (the cluster object and this node). Pure apart

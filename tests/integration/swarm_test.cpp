@@ -159,13 +159,14 @@ TEST_F(Swarm, FiveNodesFailoverDrainDownAndRestart) {
            && count(list, "ManagerStatus", "Reachable") == 2;
   }))
     << skep("m1", {"node", "ls"}).out;
-    EXPECT_EQ(list["m1"]["ManagerStatus"], "Leader");
+  EXPECT_EQ(list["m1"]["ManagerStatus"], "Leader");
   // Both new managers vote before the leader goes.
   ASSERT_TRUE(eventually([&] {
     auto info = skep("m1", {"info", "--format", "json"});
     return info.exit_code == 0
            && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
-  })) << skep("m1", {"info", "--format", "json"}).out;
+  }))
+    << skep("m1", {"info", "--format", "json"}).out;
   EXPECT_EQ(list["m1"]["Self"], true);
   EXPECT_EQ(list["w1"]["ManagerStatus"], "");
   auto table = skep("m1", {"node", "ls"});
@@ -241,6 +242,66 @@ TEST_F(Swarm, FiveNodesFailoverDrainDownAndRestart) {
   nodes["w2"].proc->signal(SIGCONT);
   EXPECT_TRUE(eventually(
     [&] { return node_list(new_leader)["w2"]["Status"] == "Ready"; }));
+}
+
+TEST_F(Swarm, PromoteDemoteTheLeaderAndRemoveANode) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  ASSERT_NO_FATAL_FAILURE(join("w2", "m1", "worker"));
+  ASSERT_TRUE(eventually([&] {
+    auto l = node_list("m1");
+    return l.size() == 4 && count(l, "Status", "Ready") == 4;
+  }));
+
+  // Demoting or removing wrongly is refused with the reason.
+  auto rm_manager = skep("m1", {"node", "rm", "m2"});
+  EXPECT_EQ(rm_manager.exit_code, 1);
+  EXPECT_NE(rm_manager.err.find("demote it first"), std::string::npos);
+  auto rm_alive = skep("m1", {"node", "rm", "w2"});
+  EXPECT_EQ(rm_alive.exit_code, 1);
+  EXPECT_NE(rm_alive.err.find("is not down"), std::string::npos);
+
+  // Promote a worker: it becomes a voting manager and answers node ls.
+  auto promoted = skep("m1", {"node", "promote", "w1"});
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list("w1");
+    return l["w1"]["ManagerStatus"] == "Reachable";
+  }))
+    << skep("m1", {"node", "ls"}).out;
+  EXPECT_TRUE(eventually([&] {
+    auto info = skep("m1", {"info", "--format", "json"});
+    return info.exit_code == 0
+           && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
+  }));
+
+  // Demote the leader: leadership moves first, then it becomes a worker.
+  auto demoted = skep("m1", {"node", "demote", "m1"});
+  ASSERT_EQ(demoted.exit_code, 0) << demoted.err;
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list("m2");
+    return l["m1"]["ManagerStatus"] == ""
+           && count(l, "ManagerStatus", "Leader") == 1;
+  }))
+    << skep("m2", {"node", "ls"}).out;
+  EXPECT_TRUE(eventually([&] {
+    auto r = skep("m1", {"node", "ls"});
+    return r.exit_code == 1
+           && r.err.find("Worker nodes can't be used") != std::string::npos;
+  }));
+
+  // A dead worker is removed, and its certificate stops working.
+  nodes["w2"].proc->signal(SIGKILL);
+  nodes["w2"].proc->wait_exit();
+  ASSERT_TRUE(
+    eventually([&] { return node_list("m2")["w2"]["Status"] == "Down"; }));
+  auto removed = skep("m2", {"node", "rm", "w2"});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_TRUE(eventually([&] { return node_list("m2").count("w2") == 0; }));
+  start("w2");
+  EXPECT_TRUE(nodes["m2"].proc->wait_for_output("was removed from the swarm"))
+    << nodes["m2"].proc->output();
 }
 
 TEST_F(Swarm, RefusedJoinsLeaveNothingBehind) {
