@@ -436,10 +436,7 @@ supervisor(supervisor_self self, node_state state, int control_fd,
       st.actors.push_back("control");
     }
   }
-  self->attach_functor([self] {
-    if (self->state.member)
-      self->state.member->stop();
-  });
+  
   return {
     [self](const control_request& request) -> caf::result<control_reply> {
       return on_request(self, request);

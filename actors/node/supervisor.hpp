@@ -49,6 +49,17 @@ struct supervisor_state {
   /// Waiting for the next tick.
   std::vector<std::function<void()>> pending_polls;
 
+    supervisor_state() = default;
+  supervisor_state(const supervisor_state&) = delete;
+  supervisor_state& operator=(const supervisor_state&) = delete;
+
+  /// The membership's actors stop with the supervisor (they hold handles
+  /// to it, so nothing else would stop them).
+  ~supervisor_state() {
+    if (member)
+      member->stop();
+  }
+
   static inline const char* name = "node";
 };
 

@@ -355,6 +355,28 @@ TEST_F(Swarm, RefusedJoinsLeaveNothingBehind) {
   EXPECT_NE(bad_flag.err.find("sleepy"), std::string::npos);
 }
 
+TEST_F(Swarm, MembersStopCleanlyAndResumeAfterARestart) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  ASSERT_TRUE(eventually([&] {
+    auto l = node_list("m1");
+    return l.size() == 2 && count(l, "Status", "Ready") == 2;
+  }));
+  for (auto name : {"w1", "m1"}) {
+    nodes[name].proc->signal(SIGTERM);
+    EXPECT_EQ(nodes[name].proc->wait_exit(10s), 0)
+      << name << " did not stop cleanly:\n"
+      << nodes[name].proc->output();
+  }
+  start("m1");
+  start("w1");
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list("m1");
+    return l.size() == 2 && count(l, "Status", "Ready") == 2
+           && l["m1"]["ManagerStatus"] == "Leader";
+  })) << skep("m1", {"node", "ls"}).out << skep("m1", {"node", "ls"}).err;
+}
+
 TEST_F(Swarm, NodeOutsideASwarmSaysSo) {
   start("lone");
   auto r = skep("lone", {"node", "ls"});
