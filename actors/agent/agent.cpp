@@ -48,7 +48,7 @@ void schedule(self_ptr self, nanoseconds wait) {
   self->delayed_send(self, delay, atom::tick_v);
 }
 
-void renew(self_ptr self, const std::string& role);
+void renew(self_ptr self);
 
 void on_reply(self_ptr self, const envelope& reply) {
   auto& st = self->state;
@@ -89,41 +89,72 @@ void on_reply(self_ptr self, const envelope& reply) {
   if (!st.connected)
     log::info(who, "heartbeats accepted by the leader, node {}", st.leader);
   auto role = std::string(r.getRole().cStr());
-  if (!role.empty() && role != st.cfg.role && !st.renewing
-      && st.leader != st.cfg.node_id && st.cfg.supervisor)
-    renew(self, role);
+  bool may_renew = !st.renewing && st.cfg.supervisor
+                   && (st.leader != st.cfg.node_id || st.cfg.local_manager);
+  if (may_renew && !role.empty() && role != st.cfg.role) {
+    log::info(who, "the swarm made this node a {}; renewing its certificate",
+              role);
+        renew(self);
+  } else if (may_renew
+             && ca::needs_renewal(st.cfg.certificate,
+                                  std::chrono::system_clock::now())) {
+    log::info(
+      who,
+      "the certificate expires at {}s since the epoch; "
+      "renewing it",
+      duration_cast<seconds>(st.cfg.certificate.expires_at.time_since_epoch())
+        .count());
+        renew(self);
+  }
   st.connected = true;
   schedule(self, st.cfg.period);
 }
 
-/// The swarm changed this node's role: get a certificate for the new one
-/// from the leader's CA and hand it to the supervisor, which restarts the
-/// node's membership in that role.
-void renew(self_ptr self, const std::string& role) {
+/// Gets a fresh certificate from the leader's CA (it certifies the role the
+/// store gives the node) and hands it to the supervisor, which restarts the
+/// membership when the role changed, or just presents it from now on.
+void renew(self_ptr self) {
   auto& st = self->state;
   st.renewing = true;
-  log::info(who, "the swarm made this node a {}; renewing its certificate",
-            role);
-  auto env = make_envelope(schema::Envelope::Kind::REQUEST, 0, {"", "agent"},
-                           {st.leader, "ca"},
+  auto env = make_envelope(schema::Envelope::Kind::REQUEST, 0,
+                           {st.cfg.node_id, "agent"}, {st.leader, "ca"},
                            [&](auto body) { body.initCertificateRequest(); });
+  auto on_certificate = [=](const envelope& reply) {
+    auto& st = self->state;
+    st.renewing = false;
+    auto body = reply.root().getBody();
+    if (body.which() != schema::Envelope::Body::CERTIFICATE_REPLY) {
+      auto why = transport::reply_or_failure(reply);
+      log::warn(who, "the CA did not renew the certificate: {}",
+                why ? "unexpected reply" : why.error().message);
+      return;
+    }
+    auto cert = body.getCertificateReply().getCertificate();
+    std::vector<uint8_t> bytes(cert.begin(), cert.end());
+    ca::certificate_policy policy;
+    policy.ca_key = st.cfg.ca_key;
+    policy.now = std::chrono::system_clock::now();
+    auto fields = ca::verify_certificate(bytes.data(), bytes.size(), policy);
+    if (!fields || fields->node_id != st.cfg.node_id) {
+      log::warn(who, "the CA sent a certificate that is not valid here");
+      return;
+    }
+    st.cfg.certificate = *fields;
+    self->send(st.cfg.supervisor, atom::certify_v, bytes);
+  };
+  if (st.leader == st.cfg.node_id) {
+    // This node leads: its own manager is the CA to ask.
+    transport::inbound in{
+      env, transport::peer_info{st.cfg.node_id, st.cfg.certificate.role,
+                                st.cfg.certificate.node_key, false}};
+    self->request(st.cfg.local_manager, seconds{10}, std::move(in))
+      .then(on_certificate, [=](caf::error&) { self->state.renewing = false; });
+    return;
+  }
   self
     ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
               caf::timespan{seconds{10}})
-    .then([=](const envelope& reply) {
-      auto& st = self->state;
-      st.renewing = false;
-      auto body = reply.root().getBody();
-      if (body.which() != schema::Envelope::Body::CERTIFICATE_REPLY) {
-        auto why = transport::reply_or_failure(reply);
-        log::warn(who, "the CA did not renew the certificate: {}",
-                  why ? "unexpected reply" : why.error().message);
-        return;
-      }
-      auto cert = body.getCertificateReply().getCertificate();
-      self->send(st.cfg.supervisor, atom::certify_v,
-                 std::vector<uint8_t>(cert.begin(), cert.end()));
-    });
+    .then(on_certificate);
 }
 
 void beat(self_ptr self) {

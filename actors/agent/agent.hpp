@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/ca/certificate.hpp"
 #include "messages/type_ids.hpp"
 
 #include <chrono>
@@ -28,10 +29,14 @@ struct agent_config {
   manager_list managers;
   /// Called (in the agent) when the managers change, to persist them.
   std::function<void(const manager_list&)> managers_changed;
-    /// The role this node's certificate gives it now.
+  /// The role this node's certificate gives it now.
   std::string role = "worker";
-  /// Told (atom::certify, certificate) when the swarm changed this node's
-  /// role and the CA issued a certificate for the new one.
+  /// This node's certificate, checked against `ca_key` to renew it in time:
+  /// once less than a third of its lifetime is left.
+  ca::certificate_fields certificate;
+  ca::public_key ca_key{};
+  /// Told (atom::certify, certificate) when the CA issued a new certificate:
+  /// in a new role the swarm gave the node, or a renewal before expiry.
   caf::actor supervisor;
   /// Until the first reply tells the cluster's period.
   std::chrono::nanoseconds period = std::chrono::seconds{5};

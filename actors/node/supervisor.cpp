@@ -346,9 +346,15 @@ void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
     log::error("node", "the renewed certificate is not valid for this node");
     return;
   }
-  if (fields->role == st.member->role)
-    return;
   (*m)->certificate = cert;
+  if (fields->role == st.member->role) {
+    // A renewal: keep running, present the new certificate from now on.
+    if (auto saved = save_membership(st.node.config.data_dir, **m); !saved)
+      log::error("node", "{}", saved.error().message);
+    caf::anon_send(st.member->transport, atom::certify_v, cert);
+    log::info("node", "certificate renewed");
+    return;
+  }
   st.member->stop();
   st.member.reset();
   if (fields->role == ca::node_role::worker)
@@ -436,7 +442,7 @@ supervisor(supervisor_self self, node_state state, int control_fd,
       st.actors.push_back("control");
     }
   }
-  
+
   return {
     [self](const control_request& request) -> caf::result<control_reply> {
       return on_request(self, request);

@@ -176,6 +176,8 @@ result<member_runtime> start_member(caf::actor_system& sys,
   ac.transport = rt.transport;
   ac.local_manager = rt.manager;
   ac.role = ca::to_string(rt.role);
+  ac.certificate = *fields;
+  ac.ca_key = m.ca_key;
   ac.supervisor = std::move(supervisor);
   ac.managers = m.managers;
   auto data_dir = node.config.data_dir;

@@ -374,7 +374,35 @@ TEST_F(Swarm, MembersStopCleanlyAndResumeAfterARestart) {
     auto l = node_list("m1");
     return l.size() == 2 && count(l, "Status", "Ready") == 2
            && l["m1"]["ManagerStatus"] == "Leader";
-  })) << skep("m1", {"node", "ls"}).out << skep("m1", {"node", "ls"}).err;
+  }))
+    << skep("m1", {"node", "ls"}).out << skep("m1", {"node", "ls"}).err;
+}
+
+TEST_F(Swarm, CertificatesAreRenewedBeforeTheyExpire) {
+  // With a one-minute lifetime, renewal starts after 40 s.
+  start("m1");
+  auto r = skep("m1", {"swarm", "init", "--cert-expiry", "1m",
+                       "--dispatcher-heartbeat", "500ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  for (auto name : {"w1", "m1"})
+    EXPECT_TRUE(nodes[name].proc->wait_for_output("certificate renewed", 70s))
+      << name << ":\n"
+      << nodes[name].proc->output();
+  // Past the first certificate's expiry, both still work together.
+  std::this_thread::sleep_for(25s); // let the original certificates expire
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list("m1");
+    return l.size() == 2 && count(l, "Status", "Ready") == 2;
+  }));
+  // A reconnect now needs the renewed certificate.
+  nodes["w1"].proc->signal(SIGTERM);
+  EXPECT_EQ(nodes["w1"].proc->wait_exit(10s), 0);
+  start("w1");
+  EXPECT_TRUE(eventually([&] {
+    auto l = node_list("m1");
+    return l["w1"]["Status"] == "Ready";
+  }));
 }
 
 TEST_F(Swarm, NodeOutsideASwarmSaysSo) {
