@@ -94,7 +94,7 @@ void on_reply(self_ptr self, const envelope& reply) {
   if (may_renew && !role.empty() && role != st.cfg.role) {
     log::info(who, "the swarm made this node a {}; renewing its certificate",
               role);
-        renew(self);
+    renew(self);
   } else if (may_renew
              && ca::needs_renewal(st.cfg.certificate,
                                   std::chrono::system_clock::now())) {
@@ -104,7 +104,7 @@ void on_reply(self_ptr self, const envelope& reply) {
       "renewing it",
       duration_cast<seconds>(st.cfg.certificate.expires_at.time_since_epoch())
         .count());
-        renew(self);
+    renew(self);
   }
   st.connected = true;
   schedule(self, st.cfg.period);
@@ -122,6 +122,7 @@ void renew(self_ptr self) {
   auto on_certificate = [=](const envelope& reply) {
     auto& st = self->state;
     st.renewing = false;
+    log::debug(who, "the CA answered the renewal");
     auto body = reply.root().getBody();
     if (body.which() != schema::Envelope::Body::CERTIFICATE_REPLY) {
       auto why = transport::reply_or_failure(reply);
@@ -148,7 +149,10 @@ void renew(self_ptr self) {
       env, transport::peer_info{st.cfg.node_id, st.cfg.certificate.role,
                                 st.cfg.certificate.node_key, false}};
     self->request(st.cfg.local_manager, seconds{10}, std::move(in))
-      .then(on_certificate, [=](caf::error&) { self->state.renewing = false; });
+      .then(on_certificate, [=](caf::error& err) {
+        self->state.renewing = false;
+        log::warn(who, "the local CA did not answer: {}", caf::to_string(err));
+      });
     return;
   }
   self

@@ -330,6 +330,7 @@ void restart_member(supervisor_self self, membership m, int attempt) {
 
 void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
   auto& st = self->state;
+  log::debug("node", "a new certificate arrived ({} bytes)", cert.size());
   if (!st.member)
     return;
   auto m = load_membership(st.node.config.data_dir);
