@@ -36,18 +36,6 @@ using namespace std::chrono_literals;
 using clock_type = steady_clock;
 using skep::test::child_process;
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 struct member {
   std::string name, dir, id;
   uint16_t port = 0;
@@ -71,7 +59,7 @@ class bench {
     if (m.name.empty()) {
       m.name = name;
       m.dir = root_ + "/" + name;
-      m.port = free_port();
+      m.port = skep::test::free_loopback_port();
     }
     m.proc = std::make_unique<child_process>(std::vector<std::string>{
       SKEPD_PATH, "--data-dir", m.dir, "--listen-addr", m.addr(), "--hostname",

@@ -24,19 +24,6 @@ using clock_type = std::chrono::steady_clock;
 const std::string skepd_bin = SKEPD_PATH;
 const std::string skep_bin = SKEP_PATH;
 
-/// A loopback port nobody listens on right now.
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 struct node {
   std::string name;
   std::string dir;
@@ -59,7 +46,7 @@ class Swarm : public ::testing::Test {
     if (n.name.empty()) {
       n.name = name;
       n.dir = tmp.path() + "/" + name;
-      n.port = free_port();
+      n.port = test::free_loopback_port();
     }
     n.proc = std::make_unique<test::child_process>(
       std::vector<std::string>{skepd_bin, "--data-dir", n.dir, "--listen-addr",

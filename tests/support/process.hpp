@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -87,6 +88,10 @@ class child_process {
   std::optional<int> exit_code_;
   std::string output_;
 };
+
+/// A loopback TCP port nobody listens on right now (the kernel's pick), for
+/// daemons under test that need a fixed port.
+uint16_t free_loopback_port();
 
 /// Connects a unix stream socket to `path`; -1 on failure.
 int connect_unix(const std::string& path);
