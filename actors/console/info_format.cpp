@@ -169,7 +169,7 @@ std::string info_json(schema::control::NodeInfo::Reader info) {
                        {"ElectionTick", s.getElectionTicks()},
                        {"Leader", s.getRaftLeader().cStr()},
                        {"Term", s.getRaftTerm()},
-                                              {"Commit", s.getRaftCommit()},
+                       {"Commit", s.getRaftCommit()},
                        {"Voters", s.getRaftVoters()},
                        {"Learners", s.getRaftLearners()}};
       swarm["Dispatcher"]

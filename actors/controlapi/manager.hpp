@@ -46,7 +46,7 @@ struct manager_info {
   uint32_t task_history_limit = 0;
   uint64_t snapshot_interval = 0;
   uint32_t election_ticks = 0;
-    uint32_t heartbeat_ticks = 0;
+  uint32_t heartbeat_ticks = 0;
   uint32_t voters = 0;   ///< Raft voters, as this manager knows them
   uint32_t learners = 0; ///< managers still catching up
 };

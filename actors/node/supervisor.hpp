@@ -23,10 +23,10 @@ namespace skep::node {
 /// restarts the membership in the role a renewed certificate gives.
 using supervisor_actor = caf::typed_actor<
   caf::replies_to<control_request>::with<control_reply>,
-    caf::replies_to<atom::apply, std::string, std::vector<uint8_t>, std::string,
+  caf::replies_to<atom::apply, std::string, std::vector<uint8_t>, std::string,
                   std::string, std::string, std::string,
                   std::string>::with<control_reply>,
-    caf::reacts_to<atom::certify, std::vector<uint8_t>>,
+  caf::reacts_to<atom::certify, std::vector<uint8_t>>,
   caf::reacts_to<atom::tick>>;
 
 class control_server;
@@ -49,7 +49,7 @@ struct supervisor_state {
   /// Waiting for the next tick.
   std::vector<std::function<void()>> pending_polls;
 
-    supervisor_state() = default;
+  supervisor_state() = default;
   supervisor_state(const supervisor_state&) = delete;
   supervisor_state& operator=(const supervisor_state&) = delete;
 

@@ -20,7 +20,7 @@ struct join_request {
   const ca::keypair* identity = nullptr; ///< the node's own key
   std::string node_id;
   std::string hostname;
-    std::string advertise_addr; ///< HOST:PORT where others reach the node
+  std::string advertise_addr; ///< HOST:PORT where others reach the node
   std::string engine_version; ///< the Skep release this node runs
   std::chrono::milliseconds timeout{10000}; ///< for the whole exchange
 };
@@ -30,7 +30,7 @@ struct joined {
   std::vector<uint8_t> certificate;
   ca::public_key ca_key{};
   ca::certificate_fields fields;
-    std::string manager_id; ///< the manager that answered
+  std::string manager_id; ///< the manager that answered
   std::string cluster_id; ///< the swarm, when the manager told
 };
 
