@@ -1,6 +1,7 @@
 #include "actors/agent/agent.hpp"
 
 #include "actors/logging/log.hpp"
+#include "actors/transport/tcp.hpp"
 #include "actors/transport/transport_actor.hpp"
 
 #include <random>
@@ -32,12 +33,14 @@ void dial_managers(self_ptr self) {
   for (auto& [id, addr] : self->state.cfg.managers) {
     if (id == self->state.cfg.node_id)
       continue;
-    auto colon = addr.rfind(':');
-    if (colon == std::string::npos)
+    auto hp = transport::parse_host_port(addr);
+    if (!hp) {
+      log::warn(who, "manager {} has an unusable address: {}", id,
+                hp.error().message);
       continue;
-    self->send(self->state.cfg.transport, atom::peer_v, id,
-               addr.substr(0, colon),
-               static_cast<uint16_t>(std::stoul(addr.substr(colon + 1))));
+    }
+    self->send(self->state.cfg.transport, atom::peer_v, id, hp->first,
+               hp->second);
   }
 }
 

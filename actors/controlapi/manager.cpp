@@ -5,6 +5,7 @@
 #include "actors/raft/raft_wire.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/store/store.hpp"
+#include "actors/transport/tcp.hpp"
 #include "actors/transport/transport_actor.hpp"
 
 #include <algorithm>
@@ -126,10 +127,13 @@ void refresh_managers(self_ptr self) {
       continue;
     self->send(st.bridge, atom::peer_v, n->id);
     if (st.known_managers.insert(n->id + "@" + n->addr).second) {
-      auto hp = n->addr.rfind(':');
-      if (hp != std::string::npos)
-        self->send(st.cfg.transport, atom::peer_v, n->id, n->addr.substr(0, hp),
-                   static_cast<uint16_t>(std::stoul(n->addr.substr(hp + 1))));
+      auto addr = transport::parse_host_port(n->addr);
+      if (addr)
+        self->send(st.cfg.transport, atom::peer_v, n->id, addr->first,
+                   addr->second);
+      else
+        log::warn(who, "manager {} has an unusable address: {}", n->id,
+                  addr.error().message);
     }
   }
 }
@@ -215,14 +219,22 @@ std::string leader_node(self_ptr self) {
   return {};
 }
 
-/// Sends `request` to the leader's control API and delivers its reply.
+/// What receives the answer to a write or a forwarded request.
+using reply_handler = std::function<void(const control_reply&)>;
+
+reply_handler deliver_to(caf::typed_response_promise<control_reply> rp) {
+  return [rp](const control_reply& reply) mutable { rp.deliver(reply); };
+}
+
+/// Sends `request` to the leader's control API and hands its reply (or why
+/// there is none) to `done`.
 void forward(self_ptr self, const control_request& request,
-             caf::typed_response_promise<control_reply> rp) {
+             reply_handler done) {
   auto leader = leader_node(self);
   if (leader.empty() || leader == self->state.cfg.node_id) {
-    rp.deliver(error_reply(errc::unavailable,
-                           "the swarm has no leader right now (no quorum?); "
-                           "try again"));
+    done(error_reply(errc::unavailable,
+                     "the swarm has no leader right now (no quorum?); "
+                     "try again"));
     return;
   }
   auto env = make_control_request_envelope(0, {"", "controlapi"},
@@ -230,36 +242,36 @@ void forward(self_ptr self, const control_request& request,
   self
     ->request(self->state.cfg.transport, caf::infinite, atom::call_v, env,
               caf::timespan{write_timeout})
-    .then([=](const envelope& reply) mutable {
+    .then([=](const envelope& reply) {
       auto got = transport::reply_or_failure(reply);
       if (!got) {
-        rp.deliver(make_error_reply(got.error()));
+        done(make_error_reply(got.error()));
         return;
       }
       auto body = got->root().getBody();
       if (body.which() != schema::Envelope::Body::CONTROL_REPLY) {
-        rp.deliver(error_reply(errc::internal,
-                               "the leader answered with something else"));
+        done(error_reply(errc::internal,
+                         "the leader answered with something else"));
         return;
       }
-      rp.deliver(control_reply::from(body.getControlReply()));
+      done(control_reply::from(body.getControlReply()));
     });
 }
 
 /// Runs a write: proposes `batch` on the leader (forwarding a `propose`
-/// request from a follower) and answers `done` or the failure.
-void write(self_ptr self, std::vector<uint8_t> batch,
-           caf::typed_response_promise<control_reply> rp) {
+/// request from a follower) and hands `done` the reply: `done` or the
+/// failure.
+void write(self_ptr self, std::vector<uint8_t> batch, reply_handler done) {
   if (self->state.leading) {
-    propose(self, std::move(batch), [=](result<void> r) mutable {
-      rp.deliver(r ? done_reply() : make_error_reply(r.error()));
+    propose(self, std::move(batch), [=](result<void> r) {
+      done(r ? done_reply() : make_error_reply(r.error()));
     });
     return;
   }
   capnp::MallocMessageBuilder b;
   b.initRoot<schema::control::Request>().setPropose(
     kj::arrayPtr(batch.data(), batch.size()));
-  forward(self, control_request::from(b), rp);
+  forward(self, control_request::from(b), done);
 }
 
 // ---- control requests -----------------------------------------------------
@@ -367,7 +379,8 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
     return;
   }
   auto finish = [=]() mutable {
-    write(self, store::encode_batch({store::put_node{node, version}}), rp);
+    write(self, store::encode_batch({store::put_node{node, version}}),
+          deliver_to(rp));
   };
   if (!st.config.is_member(target)) {
     finish();
@@ -426,7 +439,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
       return answer();
     auto rp = self->make_response_promise<control_reply>();
     if (!st.leading) {
-      forward(self, req, rp); // the leader rotates and answers
+      forward(self, req, deliver_to(rp)); // the leader rotates and answers
       return rp;
     }
     auto updated = *cluster;
@@ -485,7 +498,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     if (role == "worker" && changed.role == ca::node_role::manager) {
       // Demotion changes Raft's membership: only the leader does it.
       if (!st.leading) {
-        forward(self, req, rp);
+        forward(self, req, deliver_to(rp));
         return rp;
       }
       changed.role = ca::node_role::worker;
@@ -495,7 +508,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     if (role == "manager")
       changed.role = ca::node_role::manager; // joins Raft as a learner
     write(self, store::encode_batch({store::put_node{changed, (*n)->version}}),
-          rp);
+          deliver_to(rp));
     return rp;
   }
   case request_which::NODE_REMOVE: {
@@ -520,7 +533,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
       actions.push_back(store::remove_node{(*n)->id, (*n)->version});
     }
     auto rp = self->make_response_promise<control_reply>();
-    write(self, store::encode_batch(actions), rp);
+    write(self, store::encode_batch(actions), deliver_to(rp));
     return rp;
   }
   case request_which::SWARM_UPDATE: {
@@ -544,7 +557,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     write(
       self,
       store::encode_batch({store::update_cluster{updated, cluster->version}}),
-      rp);
+      deliver_to(rp));
     return rp;
   }
   case request_which::PROPOSE: {
@@ -553,7 +566,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
                          "this manager no longer leads; try again");
     auto data = root.getPropose();
     auto rp = self->make_response_promise<control_reply>();
-    write(self, std::vector<uint8_t>(data.begin(), data.end()), rp);
+    write(self, std::vector<uint8_t>(data.begin(), data.end()), deliver_to(rp));
     return rp;
   }
   default:
@@ -624,46 +637,23 @@ caf::result<envelope> on_certificate_request(self_ptr self,
   node.hostname = text_of(request.getHostname());
   node.role = in.from.role;
   node.addr = text_of(request.getAdvertiseAddr());
+  // Other nodes will dial this address: refuse what they could not parse.
+  if (auto addr = transport::parse_host_port(node.addr); !addr) {
+    rp.deliver(reply_body(addr.error()));
+    return rp;
+  }
   node.engine_version = text_of(request.getEngineVersion());
   node.public_key = in.from.node_key;
   node.created_at_nanos = node.updated_at_nanos = now_nanos();
   node.status = store::node_status::unknown;
-  auto batch = store::encode_batch({store::put_node{node, 0}});
-  // Record the node first (on the leader), then certify it.
-  auto on_written = [=](const control_reply& reply) mutable {
-    if (reply.root().which() == schema::control::Reply::ERROR) {
-      rp.deliver(reply_body(from_schema(reply.root().getError())));
-      return;
-    }
-    issue_certificate(self, in, rp);
-  };
-  if (st.leading) {
-    propose(self, batch, [=](result<void> r) mutable {
-      if (!r)
-        rp.deliver(reply_body(r.error()));
-      else
-        issue_certificate(self, in, rp);
-    });
-  } else {
-    capnp::MallocMessageBuilder b;
-    b.initRoot<schema::control::Request>().setPropose(
-      kj::arrayPtr(batch.data(), batch.size()));
-    auto leader = leader_node(self);
-    auto env = make_control_request_envelope(
-      0, {"", "controlapi"}, {leader, "controlapi"}, control_request::from(b));
-    self
-      ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
-                caf::timespan{write_timeout})
-      .then([=](const envelope& reply) mutable {
-        auto got = transport::reply_or_failure(reply);
-        if (!got) {
-          rp.deliver(reply_body(got.error()));
-          return;
-        }
-        on_written(
-          control_reply::from(got->root().getBody().getControlReply()));
-      });
-  }
+  // Record the node first (through the leader), then certify it.
+  write(self, store::encode_batch({store::put_node{node, 0}}),
+        [=](const control_reply& reply) mutable {
+          if (reply.root().which() == schema::control::Reply::ERROR)
+            rp.deliver(reply_body(from_schema(reply.root().getError())));
+          else
+            issue_certificate(self, in, rp);
+        });
   return rp;
 }
 
@@ -811,7 +801,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       auto pending = std::move(self->state.pending_forwards);
       self->state.pending_forwards.clear();
       for (auto& [req, rp] : pending)
-        forward(self, req, rp);
+        forward(self, req, deliver_to(rp));
     },
     [=](atom::tick) {
       self->request(self->state.member, seconds{5}, atom::status_v)

@@ -2,6 +2,7 @@
 
 #include "actors/ca/certificate.hpp"
 #include "actors/ca/keys.hpp"
+#include "actors/transport/tcp.hpp"
 #include "messages/result.hpp"
 
 #include <optional>
@@ -45,7 +46,6 @@ result<void> save_membership(const std::string& data_dir, const membership& m);
 /// then the certificate and raft.db. The identity and node id stay.
 result<void> clear_membership(const std::string& data_dir);
 
-/// Parses HOST:PORT (IPv6 as [addr]:port); fails naming what is wrong.
-result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& s);
+using transport::parse_host_port;
 
 } // namespace skep::node

@@ -15,6 +15,33 @@ namespace skep::transport {
 
 using std::chrono::milliseconds;
 
+result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& s) {
+  auto bad = [&](const char* why) {
+    return fail(
+      errc::invalid_argument,
+      fmt::format("invalid address '{}': {}; expected HOST:PORT", s, why));
+  };
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return bad("no port");
+  auto host = s.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']')
+      return bad("unbalanced brackets");
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty())
+    return bad("no host");
+  auto port_text = s.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5
+      || port_text.find_first_not_of("0123456789") != std::string::npos)
+    return bad("the port is not a number");
+  auto port = std::stoul(port_text);
+  if (port == 0 || port > 65535)
+    return bad("the port is outside 1-65535");
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
 void tune_socket(int fd) {
   int one = 1, idle = 5, interval = 2, probes = 3;
   unsigned user_timeout_ms = 15000;

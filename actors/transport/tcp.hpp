@@ -9,6 +9,10 @@
 
 namespace skep::transport {
 
+/// Parses HOST:PORT (IPv6 as [addr]:port, port 1-65535); fails naming what
+/// is wrong.
+result<std::pair<std::string, uint16_t>> parse_host_port(const std::string& s);
+
 /// Sets what every node-to-node socket needs: TCP_NODELAY (small requests
 /// must not wait for delayed ACKs), and keepalives with a user timeout, so
 /// a peer that vanishes without closing is noticed within about 15 s.

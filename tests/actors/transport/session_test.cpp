@@ -2,6 +2,7 @@
 // envelopes, and every way a peer can misbehave on the wire.
 
 #include "actors/transport/session.hpp"
+#include "actors/transport/tcp.hpp"
 
 #include <algorithm>
 
@@ -298,6 +299,28 @@ TEST_F(Session2, UnsealedFramesAreRefusedByASealedSession) {
   ASSERT_TRUE(frame);
   EXPECT_TRUE(on_wire(*frame, marker)); // unsealed: the marker shows
   EXPECT_FALSE(deliver(*server, *frame));
+}
+
+} // namespace
+} // namespace skep::transport
+
+namespace skep::transport {
+namespace {
+
+TEST(HostPort, ParsesAddressesAndNamesWhatIsWrong) {
+  auto v4 = parse_host_port("127.0.0.1:2377");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->first, "127.0.0.1");
+  EXPECT_EQ(v4->second, 2377);
+  auto v6 = parse_host_port("[::1]:80");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->first, "::1");
+  for (auto bad : {"", "host", ":80", "host:", "host:0", "host:65536",
+                   "host:12ab", "host:99999999999999999999", "[::1:80"}) {
+    auto r = parse_host_port(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("invalid address"), std::string::npos);
+  }
 }
 
 } // namespace
