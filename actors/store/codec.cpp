@@ -1,5 +1,6 @@
 #include "actors/store/codec.hpp"
 
+#include "actors/store/codec_detail.hpp"
 #include "messages/message.hpp"
 
 #include <cstring>
@@ -11,20 +12,45 @@
 namespace skep::store {
 
 namespace sc = schema::store;
+using detail::check_id;
+using detail::invalid;
+using detail::printable;
+using detail::text_of;
+using detail::within;
+
+namespace detail {
+
+std::string printable(std::string_view text) {
+  std::string out{text.substr(0, max_id_size)};
+  for (auto& c : out)
+    if (c < 0x20 || c > 0x7e)
+      c = '?';
+  if (text.size() > max_id_size)
+    out += "...";
+  return out;
+}
+
+result<void> check_id(std::string_view what, std::string_view id) {
+  if (id.empty())
+    return invalid(fmt::format("{} id must not be empty", what));
+  if (!is_valid_object_id(id))
+    return invalid(fmt::format("{} id \"{}\" is not valid: use 1 to {} "
+                               "characters of [0-9A-Za-z._-]",
+                               what, printable(id), max_id_size));
+  return {};
+}
+
+failure within(std::string_view context, const failure& why) {
+  return fail(why.code, fmt::format("{}: {}", context, why.message));
+}
+
+} // namespace detail
 
 namespace {
-
-std::string text_of(capnp::Text::Reader text) {
-  return std::string(text.begin(), text.size());
-}
 
 template <size_t N>
 kj::ArrayPtr<const kj::byte> data_of(const std::array<uint8_t, N>& bytes) {
   return kj::arrayPtr(bytes.data(), bytes.size());
-}
-
-failure invalid(std::string why) {
-  return fail(errc::invalid_argument, std::move(why));
 }
 
 // Cap'n Proto enums read whatever number a sender wrote; these map the known
@@ -95,28 +121,6 @@ sc::NodeStatus to_schema(node_status value) {
   return sc::NodeStatus::UNKNOWN;
 }
 
-// `text` cut to max_id_size characters, anything but printable ASCII shown
-// as '?': safe to put in a log line or an answer to a client.
-std::string printable(std::string_view text) {
-  std::string out{text.substr(0, max_id_size)};
-  for (auto& c : out)
-    if (c < 0x20 || c > 0x7e)
-      c = '?';
-  if (text.size() > max_id_size)
-    out += "...";
-  return out;
-}
-
-result<void> check_id(std::string_view what, std::string_view id) {
-  if (id.empty())
-    return invalid(fmt::format("{} id must not be empty", what));
-  if (!is_valid_object_id(id))
-    return invalid(fmt::format("{} id \"{}\" is not valid: use 1 to {} "
-                               "characters of [0-9A-Za-z._-]",
-                               what, printable(id), max_id_size));
-  return {};
-}
-
 result<void> check_spec(const cluster_spec& spec) {
   if (spec.dispatcher_heartbeat.count() <= 0)
     return invalid("the dispatcher heartbeat period must be positive");
@@ -162,7 +166,99 @@ struct action_writer {
     w.setMessage(a.message);
     w.setAtNanos(a.at_nanos);
   }
+  void operator()(const put_service& a) {
+    auto w = out.initPutService();
+    to_schema(a.service, w.initService());
+    w.setExpectedVersion(a.expected_version);
+  }
+  void operator()(const remove_service& a) {
+    auto w = out.initRemoveService();
+    w.setId(a.id);
+    w.setExpectedVersion(a.expected_version);
+  }
+  void operator()(const put_task& a) {
+    auto w = out.initPutTask();
+    to_schema(a.task, w.initTask());
+    w.setExpectedVersion(a.expected_version);
+  }
+  void operator()(const remove_task& a) { out.initRemoveTask().setId(a.id); }
+  void operator()(const assign_task& a) {
+    auto w = out.initAssignTask();
+    w.setId(a.id);
+    w.setNodeId(a.node_id);
+    w.setAtNanos(a.at_nanos);
+    w.setMessage(a.message);
+  }
+  void operator()(const set_task_status& a) {
+    auto w = out.initSetTaskStatus();
+    w.setId(a.id);
+    to_schema(a.status, w.initStatus());
+  }
+  void operator()(const set_task_desired_state& a) {
+    auto w = out.initSetTaskDesiredState();
+    w.setId(a.id);
+    w.setDesiredState(detail::to_schema(a.desired_state));
+  }
 };
+
+// Reads the task actions; the caller handles the others.
+result<action> task_action_from(sc::Action::Reader in) {
+  switch (in.which()) {
+  case sc::Action::PUT_TASK: {
+    auto put = in.getPutTask();
+    auto task = from_schema(put.getTask());
+    if (!task)
+      return std::move(task).error();
+    return action{put_task{std::move(*task), put.getExpectedVersion()}};
+  }
+  case sc::Action::REMOVE_TASK: {
+    remove_task out{text_of(in.getRemoveTask().getId())};
+    if (auto ok = check_id("task", out.id); !ok)
+      return std::move(ok).error();
+    return action{std::move(out)};
+  }
+  case sc::Action::ASSIGN_TASK: {
+    auto assign = in.getAssignTask();
+    assign_task out{text_of(assign.getId()), text_of(assign.getNodeId()),
+                    assign.getAtNanos(), text_of(assign.getMessage())};
+    if (auto ok = validate(action{out}); !ok)
+      return std::move(ok).error();
+    return action{std::move(out)};
+  }
+  case sc::Action::SET_TASK_STATUS: {
+    auto set = in.getSetTaskStatus();
+    set_task_status out;
+    out.id = text_of(set.getId());
+    if (auto ok = check_id("task", out.id); !ok)
+      return std::move(ok).error();
+    auto status = from_schema(set.getStatus());
+    if (!status)
+      return within(fmt::format("task {}", out.id), status.error());
+    out.status = std::move(*status);
+    return action{std::move(out)};
+  }
+  case sc::Action::SET_TASK_DESIRED_STATE: {
+    auto set = in.getSetTaskDesiredState();
+    set_task_desired_state out;
+    out.id = text_of(set.getId());
+    if (auto ok = check_id("task", out.id); !ok)
+      return std::move(ok).error();
+    auto state = detail::task_state_of(set.getDesiredState());
+    if (!state)
+      return within(fmt::format("task {}", out.id), state.error());
+    out.desired_state = *state;
+    return action{std::move(out)};
+  }
+  default:
+    break;
+  }
+  // A member added by a newer Skep: refuse rather than skip, so that no
+  // manager applies half of what the proposer meant.
+  return fail(errc::malformed_message,
+              fmt::format("unknown action kind {}; is a manager running a "
+                          "newer Skep?",
+                          static_cast<uint16_t>(in.which())));
+}
 
 result<action> action_from(sc::Action::Reader in) {
   switch (in.which()) {
@@ -208,16 +304,124 @@ result<action> action_from(sc::Action::Reader in) {
     out.at_nanos = set.getAtNanos();
     return action{std::move(out)};
   }
+  case sc::Action::PUT_SERVICE: {
+    auto put = in.getPutService();
+    auto service = from_schema(put.getService());
+    if (!service)
+      return std::move(service).error();
+    return action{put_service{std::move(*service), put.getExpectedVersion()}};
   }
-  // A member added by a newer Skep: refuse rather than skip, so that no
-  // manager applies half of what the proposer meant.
-  return fail(errc::malformed_message,
-              fmt::format("unknown action kind {}; is a manager running a "
-                          "newer Skep?",
-                          static_cast<uint16_t>(in.which())));
+  case sc::Action::REMOVE_SERVICE: {
+    auto remove = in.getRemoveService();
+    remove_service out{text_of(remove.getId()), remove.getExpectedVersion()};
+    if (auto ok = check_id("service", out.id); !ok)
+      return std::move(ok).error();
+    return action{std::move(out)};
+  }
+  default:
+    return task_action_from(in);
+  }
 }
 
+// Checks for objects built in memory, matching what from_schema refuses.
+
+result<void> check_labels(const std::map<std::string, std::string>& labels) {
+  for (const auto& entry : labels)
+    if (entry.first.empty())
+      return invalid("a label key must not be empty");
+  return {};
+}
+
+result<void> check(const cluster_object& cluster) {
+  if (auto ok = check_id("cluster", cluster.id); !ok)
+    return ok;
+  if (auto ok = check_spec(cluster.spec); !ok)
+    return within(fmt::format("cluster {}", cluster.id), ok.error());
+  if (cluster.worker_token.empty() || cluster.manager_token.empty())
+    return invalid(
+      fmt::format("cluster {}: both join tokens must be set", cluster.id));
+  return {};
+}
+
+bool is_known(node_status status) {
+  return status == node_status::unknown || status == node_status::ready
+         || status == node_status::down || status == node_status::disconnected;
+}
+
+result<void> check(const node_object& node) {
+  if (auto ok = check_id("node", node.id); !ok)
+    return ok;
+  bool known_role
+    = node.role == ca::node_role::worker || node.role == ca::node_role::manager;
+  bool known_avail = node.avail == availability::active
+                     || node.avail == availability::pause
+                     || node.avail == availability::drain;
+  if (!known_role || !known_avail || !is_known(node.status))
+    return invalid(fmt::format("node {}: unknown role, availability or "
+                               "status",
+                               node.id));
+  if (auto ok = check_labels(node.labels); !ok)
+    return within(fmt::format("node {}", node.id), ok.error());
+  return {};
+}
+
+// One overload per action kind, for validate(const action&).
+struct action_checker {
+  result<void> operator()(const create_cluster& a) { return check(a.cluster); }
+  result<void> operator()(const update_cluster& a) { return check(a.cluster); }
+  result<void> operator()(const put_node& a) { return check(a.node); }
+  result<void> operator()(const remove_node& a) {
+    return check_id("node", a.id);
+  }
+  result<void> operator()(const set_node_status& a) {
+    if (auto ok = check_id("node", a.id); !ok)
+      return ok;
+    if (!is_known(a.status))
+      return invalid(fmt::format("node {}: unknown status {}", a.id,
+                                 static_cast<int>(a.status)));
+    return {};
+  }
+  result<void> operator()(const put_service& a) { return validate(a.service); }
+  result<void> operator()(const remove_service& a) {
+    return check_id("service", a.id);
+  }
+  result<void> operator()(const put_task& a) { return validate(a.task); }
+  result<void> operator()(const remove_task& a) {
+    return check_id("task", a.id);
+  }
+  result<void> operator()(const assign_task& a) {
+    if (auto ok = check_id("task", a.id); !ok)
+      return ok;
+    if (auto ok = check_id("node", a.node_id); !ok)
+      return within(fmt::format("task {}", a.id), ok.error());
+    if (a.message.size() > max_text_size)
+      return invalid(fmt::format("task {}: the assignment message is {} "
+                                 "bytes long; at most {} are allowed",
+                                 a.id, a.message.size(), max_text_size));
+    return {};
+  }
+  result<void> operator()(const set_task_status& a) {
+    if (auto ok = check_id("task", a.id); !ok)
+      return ok;
+    if (auto ok = detail::check_status(a.status); !ok)
+      return within(fmt::format("task {}", a.id), ok.error());
+    return {};
+  }
+  result<void> operator()(const set_task_desired_state& a) {
+    if (auto ok = check_id("task", a.id); !ok)
+      return ok;
+    if (!detail::is_known(a.desired_state))
+      return invalid(fmt::format("task {}: unknown desired state {}", a.id,
+                                 static_cast<int>(a.desired_state)));
+    return {};
+  }
+};
+
 } // namespace
+
+result<void> validate(const action& a) {
+  return std::visit(action_checker{}, a);
+}
 
 bool is_valid_object_id(std::string_view id) {
   if (id.empty() || id.size() > max_id_size)

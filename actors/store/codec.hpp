@@ -45,9 +45,59 @@ struct set_node_status {
   int64_t at_nanos = 0; ///< proposer's clock; becomes updated_at_nanos
 };
 
+/// Creates (expected_version 0) or replaces a service.
+struct put_service {
+  service_object service;        ///< version is ignored
+  uint64_t expected_version = 0; ///< 0: must not exist; else stored version
+};
+
+/// Deletes a service. Its tasks stay: the reaper deletes them later.
+struct remove_service {
+  std::string id;
+  uint64_t expected_version = 0; ///< 0: any version; else stored version
+};
+
+/// Creates (expected_version 0; its service must exist) or replaces a task.
+struct put_task {
+  task_object task;              ///< version is ignored
+  uint64_t expected_version = 0; ///< 0: must not exist; else stored version
+};
+
+/// Deletes a task; skipped when it is already gone.
+struct remove_task {
+  std::string id;
+};
+
+/// Places a pending task on a node. Skipped (no change, no failure) unless
+/// the task exists, is pending, its desired state is at most running and the
+/// node exists: a stale scheduler decision never fails a batch.
+struct assign_task {
+  std::string id;
+  std::string node_id;
+  int64_t at_nanos = 0; ///< proposer's clock; becomes status.at_nanos
+  std::string message;  ///< becomes status.message
+};
+
+/// Records what a task reported. Skipped unless the task exists and
+/// status.state is not before its current state; an equal state keeps the
+/// stored at_nanos and takes the rest.
+struct set_task_status {
+  std::string id;
+  task_status status;
+};
+
+/// Steers a task (e.g. to shutdown). Skipped unless the task exists and
+/// `desired_state` is after its current desired state.
+struct set_task_desired_state {
+  std::string id;
+  task_state desired_state = task_state::shutdown;
+};
+
 /// One change to the store (messages/store.capnp Action).
 using action = std::variant<create_cluster, update_cluster, put_node,
-                            remove_node, set_node_status>;
+                            remove_node, set_node_status, put_service,
+                            remove_service, put_task, remove_task, assign_task,
+                            set_task_status, set_task_desired_state>;
 
 /// The largest Batch a store applies. Every manager must refuse exactly the
 /// same entries, so this is a constant of the protocol, not a setting;
@@ -57,12 +107,49 @@ inline constexpr size_t max_batch_bytes = 8 * 1024 * 1024;
 /// The largest Snapshot a store restores.
 inline constexpr size_t max_snapshot_bytes = size_t{1} << 30;
 
-/// Longest object id (cluster or node) the store accepts.
+/// Longest object id (cluster, node, service, task) the store accepts.
 inline constexpr size_t max_id_size = 64;
 
 /// True for ids the store accepts: 1 to max_id_size characters of
 /// [0-9A-Za-z._-], so they are safe in logs, file names and command lines.
 bool is_valid_object_id(std::string_view id);
+
+/// Longest service name.
+inline constexpr size_t max_service_name_size = 63;
+
+/// True for service names the store accepts: 1 to max_service_name_size
+/// characters of [A-Za-z0-9_.-], the first one a letter or digit.
+bool is_valid_service_name(std::string_view name);
+
+/// Most elements in any list of a service or task (args, env, labels,
+/// constraints, ports, host ports), so that a hostile batch cannot make a
+/// manager allocate without bound.
+inline constexpr size_t max_list_size = 10'000;
+
+/// Longest text in a service or task (an arg, an env entry, a message...).
+inline constexpr size_t max_text_size = 64 * 1024;
+
+/// Most replicas (and highest slot) a service may have.
+inline constexpr uint64_t max_replicas = 1'000'000;
+
+/// Checks a spec as from_schema does: a valid name, a non-empty image,
+/// "KEY=VALUE" env entries with unique keys, constraints "KEY==VALUE" or
+/// "KEY!=VALUE", ports with a target and tcp or udp, non-negative durations
+/// and resources, max_failure_ratio in [0, 1], known enum values, replicas
+/// up to max_replicas, lists and texts within max_list_size and
+/// max_text_size. For controlapi, before it proposes.
+result<void> validate(const service_spec& spec);
+
+/// Checks a service: a valid id, a valid spec and previous spec.
+result<void> validate(const service_object& service);
+
+/// Checks a task: valid ids (node_id may be empty), a valid container,
+/// resources and ports, known states, a slot up to max_replicas.
+result<void> validate(const task_object& task);
+
+/// Checks an action built in memory as decode_batch checks a decoded one,
+/// so that store::apply(index, actions) refuses what followers would.
+result<void> validate(const action& a);
 
 /// Encodes `actions` as a Batch: the payload of one Raft entry.
 std::vector<uint8_t> encode_batch(const std::vector<action>& actions);
@@ -87,5 +174,33 @@ result<cluster_object> from_schema(schema::store::Cluster::Reader in);
 /// Reads a Node, checking what the schema cannot: a valid id, a 32-byte
 /// public key, known enum values, non-empty and unique label keys.
 result<node_object> from_schema(schema::store::Node::Reader in);
+
+/// Writes `spec` into a ServiceSpec struct, labels sorted by key.
+void to_schema(const service_spec& spec,
+               schema::store::ServiceSpec::Builder out);
+
+/// Writes `service` into a Service struct.
+void to_schema(const service_object& service,
+               schema::store::Service::Builder out);
+
+/// Writes `status` into a TaskStatus struct.
+void to_schema(const task_status& status,
+               schema::store::TaskStatus::Builder out);
+
+/// Writes `task` into a Task struct.
+void to_schema(const task_object& task, schema::store::Task::Builder out);
+
+/// Reads a ServiceSpec, checking it as validate(service_spec) does, plus
+/// unique label keys; refuses an oversized list before reading it.
+result<service_spec> from_schema(schema::store::ServiceSpec::Reader in);
+
+/// Reads a Service, checking it as validate(service_object) does.
+result<service_object> from_schema(schema::store::Service::Reader in);
+
+/// Reads a TaskStatus: a known state, texts and host ports within limits.
+result<task_status> from_schema(schema::store::TaskStatus::Reader in);
+
+/// Reads a Task, checking it as validate(task_object) does.
+result<task_object> from_schema(schema::store::Task::Reader in);
 
 } // namespace skep::store

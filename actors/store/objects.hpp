@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace skep::store {
 
@@ -77,10 +79,209 @@ struct node_object {
   uint64_t version = 0;
 };
 
+/// How a service places its tasks (messages/store.capnp ServiceMode).
+enum class service_mode { replicated, global };
+
+/// When a finished task is replaced (RestartCondition).
+enum class restart_condition { none, on_failure, any };
+
+/// What a rolling update does first (UpdateOrder).
+enum class update_order { stop_first, start_first };
+
+/// What a rolling update does when too many tasks fail (FailureAction).
+enum class failure_action { pause, proceed, rollback };
+
+/// The life of a task. States only move forward (DESIGN.md section 2): a
+/// task whose state is >= running never goes back, a failed task is never
+/// revived; the reconciler creates a replacement in the same slot.
+enum class task_state {
+  new_task,
+  pending,
+  assigned,
+  accepted,
+  preparing,
+  starting,
+  running,
+  complete,
+  shutdown,
+  failed,
+  rejected,
+  orphaned,
+};
+
+const char* to_string(service_mode value) noexcept;
+const char* to_string(restart_condition value) noexcept;
+const char* to_string(update_order value) noexcept;
+const char* to_string(failure_action value) noexcept;
+/// Lower-case names as the CLI prints them, e.g. "running", "new".
+const char* to_string(task_state value) noexcept;
+
+/// True for complete, shutdown, failed, rejected and orphaned: the task
+/// will not run again.
+constexpr bool is_terminal(task_state state) noexcept {
+  return state >= task_state::complete;
+}
+
+/// One published port: PUBLISHED on every node (routing mesh) to TARGET in
+/// the task. With the process runtime TARGET names the variable
+/// SKEP_PORT_<TARGET> that carries the host port the task must listen on.
+struct port_config {
+  uint16_t published = 0;       ///< 0: none (task-only)
+  uint16_t target = 0;          ///< > 0
+  std::string protocol = "tcp"; ///< "tcp" or "udp"
+};
+
+/// CPU in billionths of a core, memory in bytes; 0 means none.
+struct resources {
+  int64_t nano_cpus = 0;
+  int64_t memory_bytes = 0;
+};
+
+/// When and how often failed tasks are replaced (Swarm's defaults).
+struct restart_policy {
+  restart_condition condition = restart_condition::any;
+  std::chrono::nanoseconds delay = std::chrono::seconds{5};
+  /// Replacements allowed within `window`; 0: unlimited.
+  uint64_t max_attempts = 0;
+  /// 0: the attempts count over the slot's whole life.
+  std::chrono::nanoseconds window{0};
+};
+
+/// How `service update` (and rollback) replaces tasks (Swarm's defaults).
+struct update_config {
+  /// Tasks replaced at once; 0: all at once.
+  uint64_t parallelism = 1;
+  std::chrono::nanoseconds delay{0};
+  /// How long a new task is watched for failure after it started.
+  std::chrono::nanoseconds monitor = std::chrono::seconds{5};
+  failure_action on_failure = failure_action::pause;
+  /// Failures tolerated, as a fraction of the tasks updated, in [0, 1].
+  double max_failure_ratio = 0;
+  update_order order = update_order::stop_first;
+};
+
+/// What runs in each task. With the process runtime `image` is an
+/// executable (a name on PATH or an absolute path) and `args` its arguments.
+struct container_spec {
+  std::string image; ///< non-empty
+  std::vector<std::string> args;
+  std::vector<std::string> env; ///< "KEY=VALUE", KEY non-empty and unique
+  std::string workdir;          ///< empty: the task's own directory
+  /// SIGTERM, then SIGKILL after this long.
+  std::chrono::nanoseconds stop_grace = std::chrono::seconds{10};
+};
+
+/// What the operator declared (`skep service create/update`).
+struct service_spec {
+  std::string name; ///< unique among services; see is_valid_service_name
+  std::map<std::string, std::string> labels;
+  container_spec container;
+  service_mode mode = service_mode::replicated;
+  uint64_t replicas = 1; ///< replicated mode only
+  /// Placement constraints, each "KEY==VALUE" or "KEY!=VALUE" with KEY one of
+  /// node.id, node.hostname, node.role, node.labels.NAME.
+  std::vector<std::string> constraints;
+  uint64_t max_replicas_per_node = 0; ///< 0: unlimited
+  resources reservations;
+  resources limits;
+  restart_policy restart;
+  update_config update;
+  update_config rollback;
+  std::vector<port_config> ports;
+};
+
+/// A declared service.
+struct service_object {
+  std::string id; ///< fixed at creation
+  service_spec spec;
+  /// The spec before the last update, for `service rollback`.
+  std::optional<service_spec> previous_spec;
+  /// Incremented by every `service update` that changes what tasks run
+  /// (container, resources, ports) or by --force: tasks created from an older
+  /// spec_version are outdated and the reconciler replaces them.
+  uint64_t spec_version = 1;
+  int64_t created_at_nanos = 0;
+  int64_t updated_at_nanos = 0;
+  uint64_t version = 0; ///< set by the store
+};
+
+/// What a task is doing, as last reported.
+struct task_status {
+  task_state state = task_state::new_task;
+  int64_t at_nanos = 0;  ///< when it entered `state`, reporter's clock
+  std::string message;   ///< e.g. "started", "assigned"
+  std::string err;       ///< why it failed or is stuck, for people
+  int32_t exit_code = 0; ///< once it exited
+  /// Host ports the runtime gave to published targets, same order as the
+  /// task's ports.
+  std::vector<uint16_t> host_ports;
+};
+
+/// One run of a service's slot (or of a global service on one node).
+struct task_object {
+  std::string id; ///< fixed at creation
+  std::string service_id;
+  /// 1..replicas for replicated services; 0 for global ones.
+  uint64_t slot = 0;
+  /// The node it runs on: set by the scheduler (replicated) or at creation
+  /// (global); empty while pending.
+  std::string node_id;
+  /// The service's spec_version this task was created from.
+  uint64_t spec_version = 0;
+  /// Copied from the service at creation, so a worker needs nothing else.
+  container_spec container;
+  resources reservations;
+  resources limits;
+  std::vector<port_config> ports;
+  /// What the orchestrator wants: running, or shutdown to stop it (or
+  /// remove: stop it, and the reaper deletes it once it stopped).
+  task_state desired_state = task_state::running;
+  task_status status;
+  int64_t created_at_nanos = 0;
+  uint64_t version = 0; ///< set by the store
+};
+
+bool operator==(const port_config& x, const port_config& y);
+bool operator==(const resources& x, const resources& y);
+bool operator==(const restart_policy& x, const restart_policy& y);
+bool operator==(const update_config& x, const update_config& y);
+bool operator==(const container_spec& x, const container_spec& y);
+bool operator==(const service_spec& x, const service_spec& y);
+bool operator==(const service_object& x, const service_object& y);
+bool operator==(const task_status& x, const task_status& y);
+bool operator==(const task_object& x, const task_object& y);
+
+inline bool operator!=(const port_config& x, const port_config& y) {
+  return !(x == y);
+}
+inline bool operator!=(const resources& x, const resources& y) {
+  return !(x == y);
+}
+inline bool operator!=(const restart_policy& x, const restart_policy& y) {
+  return !(x == y);
+}
+inline bool operator!=(const update_config& x, const update_config& y) {
+  return !(x == y);
+}
+inline bool operator!=(const container_spec& x, const container_spec& y) {
+  return !(x == y);
+}
+inline bool operator!=(const service_spec& x, const service_spec& y) {
+  return !(x == y);
+}
+inline bool operator!=(const service_object& x, const service_object& y) {
+  return !(x == y);
+}
+inline bool operator!=(const task_status& x, const task_status& y) {
+  return !(x == y);
+}
+inline bool operator!=(const task_object& x, const task_object& y) {
+  return !(x == y);
+}
+
 bool operator==(const cluster_spec& x, const cluster_spec& y);
 bool operator==(const cluster_object& x, const cluster_object& y);
 bool operator==(const node_object& x, const node_object& y);
-
 inline bool operator!=(const cluster_spec& x, const cluster_spec& y) {
   return !(x == y);
 }
