@@ -1,0 +1,407 @@
+#include "runtime-adapters/process_posix.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace skep::runtime::posix {
+
+namespace fs = std::filesystem;
+
+void unique_fd::reset() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+std::string error_text(int err) {
+  return std::error_code{err, std::generic_category()}.message();
+}
+
+errc code_for(int err) {
+  switch (err) {
+  case ENOENT:
+  case ENOTDIR:
+    return errc::not_found;
+  case EACCES:
+  case EPERM:
+    return errc::permission_denied;
+  default:
+    return errc::internal;
+  }
+}
+
+std::string printable(const std::string& text) {
+  std::string out;
+  for (char c : text.substr(0, 200))
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+// ---- files ----------------------------------------------------------------
+
+result<void> write_file_atomically(const fs::path& path,
+                                   const std::string& text) {
+  auto tmp = path;
+  tmp += ".tmp";
+  unique_fd fd{
+    ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+  if (fd.get() < 0
+      || ::write(fd.get(), text.data(), text.size())
+           != static_cast<ssize_t>(text.size())) {
+    int err = errno;
+    return fail(errc::internal, fmt::format("cannot write {}: {}", tmp.string(),
+                                            error_text(err)));
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    return fail(errc::internal, fmt::format("cannot write {}: {}",
+                                            path.string(), error_text(err)));
+  }
+  return {};
+}
+
+namespace {
+
+/// Opens `path` (or /dev/null) at a descriptor above 2, close-on-exec, so
+/// dup2 onto standard input/output in the child never clobbers it.
+unique_fd open_above_stdio(const char* path, int flags) {
+  unique_fd fd{::open(path, flags | O_CLOEXEC, 0640)};
+  if (fd.get() >= 0 && fd.get() <= 2)
+    return unique_fd{::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3)};
+  return fd;
+}
+
+} // namespace
+
+// ---- process identity -----------------------------------------------------
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  std::ifstream in{fmt::format("/proc/{}/stat", pid)};
+  std::string line;
+  if (!std::getline(in, line))
+    return std::nullopt;
+  // The command name (field 2) may hold spaces and parentheses.
+  auto paren = line.rfind(')');
+  if (paren == std::string::npos)
+    return std::nullopt;
+  std::istringstream fields{line.substr(paren + 1)};
+  std::string field;
+  for (int i = 3; i <= 22; ++i)
+    if (!(fields >> field))
+      return std::nullopt;
+  char* end = nullptr;
+  auto value = std::strtoull(field.c_str(), &end, 10);
+  if (end == field.c_str() || *end != '\0')
+    return std::nullopt;
+  return value;
+}
+
+std::optional<pid_record> read_pid_file(const fs::path& path) {
+  std::ifstream in{path};
+  long long pid = 0;
+  unsigned long long start = 0;
+  if (!(in >> pid >> start) || pid <= 1 || pid > INT32_MAX)
+    return std::nullopt; // never signal -1, 0 or init
+  return pid_record{static_cast<pid_t>(pid), start};
+}
+
+identity check_identity(const pid_record& rec) {
+  auto start = process_start_time(rec.pid);
+  if (!start)
+    return identity::gone;
+  return *start == rec.start_time ? identity::same : identity::reused;
+}
+
+bool group_exists(pid_t pgid) {
+  return ::kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+// ---- ports ----------------------------------------------------------------
+
+namespace {
+
+unique_fd bound_socket(int type, uint16_t port) {
+  unique_fd fd{::socket(AF_INET, type | SOCK_CLOEXEC, 0)};
+  if (fd.get() < 0)
+    return fd;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(port);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    fd.reset();
+  return fd;
+}
+
+} // namespace
+
+// The probe sockets never listen, so closing them leaves nothing in
+// TIME_WAIT.
+result<uint16_t> free_port(bool tcp, bool udp,
+                           const std::set<uint16_t>& taken) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    auto first = bound_socket(tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    if (first.get() < 0) {
+      int err = errno;
+      return fail(errc::unavailable, fmt::format("cannot find a free host "
+                                                 "port: {}",
+                                                 error_text(err)));
+    }
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(first.get(), reinterpret_cast<sockaddr*>(&addr), &len)
+        != 0)
+      continue;
+    uint16_t port = ntohs(addr.sin_port);
+    if (port == 0 || taken.count(port) > 0)
+      continue;
+    if (tcp && udp && bound_socket(SOCK_DGRAM, port).get() < 0)
+      continue;
+    return port;
+  }
+  return fail(errc::unavailable, "cannot find a free host port: every port "
+                                 "tried was taken");
+}
+
+// ---- spawning -------------------------------------------------------------
+
+namespace {
+
+/// What the child reports through the close-on-exec pipe when it cannot
+/// exec. Nothing arrives when exec succeeded.
+struct child_error {
+  int stage = 0;
+  int err = 0;
+};
+
+enum child_stage : int {
+  stage_setsid = 1,
+  stage_stdio,
+  stage_chdir,
+  stage_rlimit,
+  stage_exec,
+};
+
+/// Everything the child needs, built before fork: after fork only
+/// async-signal-safe calls are allowed (other threads may hold malloc locks).
+struct child_setup {
+  const char* exe = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* workdir = nullptr;
+  int null_fd = -1;
+  int log_fd = -1;
+  int err_fd = -1;
+  bool limit_memory = false;
+  rlimit memory{};
+  int max_fd = 1024;
+};
+
+void close_fds_except(int keep, int max_fd) {
+  bool done = false;
+#ifdef SYS_close_range
+  done
+    = (keep <= 3 || ::syscall(SYS_close_range, 3u, unsigned(keep - 1), 0u) == 0)
+      && ::syscall(SYS_close_range, unsigned(keep + 1), ~0u, 0u) == 0;
+#endif
+  if (!done)
+    for (int fd = 3; fd < max_fd; ++fd)
+      if (fd != keep)
+        ::close(fd);
+}
+
+[[noreturn]] void report_and_exit(const child_setup& c, int stage) {
+  child_error e{stage, errno};
+  [[maybe_unused]] auto n = ::write(c.err_fd, &e, sizeof e);
+  ::_exit(127);
+}
+
+[[noreturn]] void run_child(const child_setup& c) {
+  // The parent blocked every signal around fork; give the task default
+  // dispositions (skepd ignores SIGPIPE, for one) and then an empty mask.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::sigaction(sig, &dfl, nullptr);
+  if (::setsid() < 0)
+    report_and_exit(c, stage_setsid);
+  if (::dup2(c.null_fd, 0) < 0 || ::dup2(c.log_fd, 1) < 0
+      || ::dup2(c.log_fd, 2) < 0)
+    report_and_exit(c, stage_stdio);
+  if (::chdir(c.workdir) < 0)
+    report_and_exit(c, stage_chdir);
+  if (c.limit_memory && ::setrlimit(RLIMIT_AS, &c.memory) < 0)
+    report_and_exit(c, stage_rlimit);
+  close_fds_except(c.err_fd, c.max_fd);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(c.exe, c.argv, c.envp);
+  report_and_exit(c, stage_exec);
+}
+
+std::vector<char*> pointers_to(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings)
+    out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+} // namespace
+
+result<pid_t> spawn(spawn_request req) {
+  auto null_fd = open_above_stdio("/dev/null", O_RDONLY);
+  auto log_fd
+    = open_above_stdio(req.log.c_str(), O_WRONLY | O_CREAT | O_APPEND);
+  if (null_fd.get() < 0 || log_fd.get() < 0) {
+    int err = errno;
+    return fail(code_for(err), fmt::format("cannot open {}: {}",
+                                           req.log.string(), error_text(err)));
+  }
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    int err = errno;
+    return fail(errc::internal, fmt::format("pipe: {}", error_text(err)));
+  }
+  unique_fd err_r{pipe_fds[0]};
+  unique_fd err_w{pipe_fds[1]};
+  auto argv = pointers_to(req.argv);
+  auto envp = pointers_to(req.env);
+  child_setup setup;
+  setup.exe = req.exe.c_str();
+  setup.argv = argv.data();
+  setup.envp = envp.data();
+  setup.workdir = req.workdir.c_str();
+  setup.null_fd = null_fd.get();
+  setup.log_fd = log_fd.get();
+  setup.err_fd = err_w.get();
+  if (req.memory_bytes > 0) {
+    setup.limit_memory = true;
+    setup.memory.rlim_cur = static_cast<rlim_t>(req.memory_bytes);
+    setup.memory.rlim_max = static_cast<rlim_t>(req.memory_bytes);
+  }
+  long open_max = ::sysconf(_SC_OPEN_MAX);
+  setup.max_fd = open_max > 0 && open_max < 65536 ? int(open_max) : 65536;
+
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0)
+    run_child(setup);
+  int fork_err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0)
+    return fail(errc::unavailable,
+                fmt::format("fork: {}", error_text(fork_err)));
+  err_w.reset();
+  child_error e;
+  ssize_t n;
+  do {
+    n = ::read(err_r.get(), &e, sizeof e);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof e))
+    return pid; // the pipe closed on exec
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  auto what = printable(req.exe.string());
+  switch (e.stage) {
+  case stage_chdir:
+    return fail(code_for(e.err),
+                fmt::format("cannot enter working directory \"{}\": {}",
+                            printable(req.workdir.string()),
+                            error_text(e.err)));
+  case stage_rlimit:
+    return fail(errc::invalid_argument,
+                fmt::format("cannot limit memory to {} bytes: {}",
+                            req.memory_bytes, error_text(e.err)));
+  case stage_exec:
+    return fail(code_for(e.err),
+                fmt::format("cannot run \"{}\": {}", what, error_text(e.err)));
+  default:
+    return fail(errc::internal,
+                fmt::format("cannot start \"{}\": setting up the process "
+                            "failed: {}",
+                            what, error_text(e.err)));
+  }
+}
+
+// ---- images ---------------------------------------------------------------
+
+namespace {
+
+result<fs::path> check_executable(const fs::path& path,
+                                  const std::string& image) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return fail(errc::not_found, fmt::format("executable \"{}\" does not "
+                                             "exist",
+                                             printable(image)));
+  if (!S_ISREG(st.st_mode))
+    return fail(errc::invalid_argument,
+                fmt::format("\"{}\" is not a regular file, so it cannot be "
+                            "run",
+                            printable(path.string())));
+  if (::access(path.c_str(), X_OK) != 0)
+    return fail(errc::permission_denied,
+                fmt::format("\"{}\" is not executable: set its executable "
+                            "bit",
+                            printable(path.string())));
+  return path;
+}
+
+} // namespace
+
+result<fs::path> resolve_image(const std::string& image,
+                               const std::string& path_var) {
+  if (image.find('/') != std::string::npos) {
+    if (image.front() != '/')
+      return fail(errc::invalid_argument,
+                  fmt::format("image \"{}\" is a relative path: use a name on "
+                              "PATH or an absolute path",
+                              printable(image)));
+    return check_executable(image, image);
+  }
+  std::optional<failure> first_problem;
+  std::istringstream dirs{path_var};
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty() || dir.front() != '/')
+      continue; // never look in the current directory
+    auto candidate = fs::path{dir} / image;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) != 0)
+      continue;
+    auto found = check_executable(candidate, image);
+    if (found)
+      return found;
+    if (!first_problem)
+      first_problem = std::move(found).error();
+  }
+  if (first_problem)
+    return *first_problem;
+  return fail(errc::not_found, fmt::format("executable \"{}\" not found in "
+                                           "PATH",
+                                           printable(image)));
+}
+
+} // namespace skep::runtime::posix
