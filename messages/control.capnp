@@ -5,6 +5,7 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("skep::schema::control");
 
 using Common = import "/messages/common.capnp";
+using Store = import "/messages/store.capnp";
 
 struct Request {
   union {
@@ -18,8 +19,14 @@ struct Request {
     nodeList @7 :Void;               # every node of the swarm
     nodeInspect @8 :NodeNames;       # some nodes, by id, prefix or hostname
     nodeUpdate @9 :NodeUpdate;       # availability, labels, role of a node
-        nodeRemove @10 :NodeRemove;      # remove nodes from the swarm
+    nodeRemove @10 :NodeRemove;      # remove nodes from the swarm
     propose @11 :Data;               # managers only: a store batch for the leader
+    serviceCreate @12 :Store.ServiceSpec;  # declare a service
+    serviceList @13 :Void;                 # every service, with running/desired
+    serviceInspect @14 :NodeNames;         # some services, by id, prefix or name
+    serviceUpdate @15 :ServiceUpdate;      # replace a service's spec
+    serviceRemove @16 :NodeNames;          # remove services (their tasks stop)
+    taskList @17 :TaskFilter;              # tasks, for service ps and node ps
   }
 }
 
@@ -79,12 +86,15 @@ struct Reply {
   union {
     error @0 :Common.Error;     # the request failed; nothing was changed
     version @1 :VersionInfo;    # answer to Request.version
-        info @2 :NodeInfo;          # answer to Request.info
+    info @2 :NodeInfo;           # answer to Request.info
     swarmInit @3 :SwarmInitReply;  # answer to Request.swarmInit
     joined @4 :JoinedReply;        # answer to Request.swarmJoin
     token @5 :TokenReply;          # answer to Request.joinToken
     nodes @6 :List(NodeView);      # answer to nodeList and nodeInspect
     done @7 :Void;                 # the change was committed
+    services @8 :List(ServiceView);  # answer to serviceList and serviceInspect
+    tasks @9 :List(TaskView);        # answer to taskList
+    created @10 :Text;               # the id of what serviceCreate created
   }
 }
 
@@ -160,7 +170,7 @@ struct NodeInfo {
   operatingSystem @16 :Text;       # e.g. "Debian GNU/Linux 12 (bookworm)"
   kernelVersion @17 :Text;         # uname -r
   arch @18 :Text;                  # uname -m
-    actors @19 :List(Text);          # names of the actors running on this node
+  actors @19 :List(Text);          # names of the actors running on this node
   swarm @20 :SwarmInfo;            # set when localNodeState is active
 }
 
@@ -178,7 +188,33 @@ struct SwarmInfo {
   certExpiryNanos @10 :Int64;
   snapshotInterval @11 :UInt64;
   electionTicks @12 :UInt32;
-    heartbeatTicks @13 :UInt32;
+  heartbeatTicks @13 :UInt32;
   raftVoters @14 :UInt32;     # managers that vote
   raftLearners @15 :UInt32;   # managers still catching up
+}
+
+struct ServiceUpdate {
+  name @0 :Text;                # one service: id, prefix or name
+  spec @1 :Store.ServiceSpec;   # the whole new spec (the client merges its flags)
+  expectedVersion @2 :UInt64;   # the version the client read; 0: whatever it is now
+  force @3 :Bool;               # replace every task even if the spec is unchanged
+  rollback @4 :Bool;            # go back to the previous spec (`spec` is ignored)
+}
+
+struct ServiceView {
+  service @0 :Store.Service;  # the service as stored
+  runningTasks @1 :UInt64;    # tasks whose state is running
+  desiredTasks @2 :UInt64;    # replicas, or (global) eligible nodes with a task
+}
+
+struct TaskFilter {
+  services @0 :List(Text);  # ids, prefixes or names; empty: every service
+  nodes @1 :List(Text);     # ids, prefixes or hostnames; empty: every node
+  desiredState @2 :Text;    # running, shutdown or empty for every task
+}
+
+struct TaskView {
+  task @0 :Store.Task;      # the task as stored
+  serviceName @1 :Text;     # empty when the service was removed
+  nodeHostname @2 :Text;    # empty while unassigned
 }

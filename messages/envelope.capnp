@@ -30,6 +30,9 @@ struct Envelope {
     raft @12 :Raft.Message;              # between managers' raft members
     heartbeat @13 :Dispatcher.Heartbeat;          # a node's agent is alive
     heartbeatReply @14 :Dispatcher.HeartbeatReply;
+    assignments @15 :Dispatcher.Assignments;      # tasks a node should run
+    taskStatus @16 :Dispatcher.TaskStatusReport;  # a node reports its tasks
+    taskStatusReply @17 :Dispatcher.TaskStatusReply;
   }
 
   enum Kind {

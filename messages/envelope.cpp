@@ -124,6 +124,9 @@ result<void> check_envelope(const envelope& env) {
   case schema::Envelope::Body::RAFT:
   case schema::Envelope::Body::HEARTBEAT:
   case schema::Envelope::Body::HEARTBEAT_REPLY:
+  case schema::Envelope::Body::ASSIGNMENTS:
+  case schema::Envelope::Body::TASK_STATUS:
+  case schema::Envelope::Body::TASK_STATUS_REPLY:
     return {};
   }
   return fail(errc::unsupported,

@@ -81,6 +81,18 @@ CAF_ADD_ATOM(skep, skep::atom, delayed, "delayed")
 // Dispatcher: a node's own heartbeat to its local manager.
 CAF_ADD_ATOM(skep, skep::atom, beat, "beat")
 
+// Leader-only actors: store changes, writes, wake-ups; agent task runners.
+CAF_ADD_ATOM(skep, skep::atom, changed, "changed")
+CAF_ADD_ATOM(skep, skep::atom, write, "write")
+CAF_ADD_ATOM(skep, skep::atom, poke, "poke")
+CAF_ADD_ATOM(skep, skep::atom, done, "done")
+CAF_ADD_ATOM(skep, skep::atom, assign, "assign")
+CAF_ADD_ATOM(skep, skep::atom, report, "report")
+CAF_ADD_ATOM(skep, skep::atom, exited, "exited")
+CAF_ADD_ATOM(skep, skep::atom, reap, "reap")
+CAF_ADD_ATOM(skep, skep::atom, flush, "flush")
+CAF_ADD_ATOM(skep, skep::atom, grace, "grace")
+
 // CA: join tokens.
 CAF_ADD_ATOM(skep, skep::atom, tokens, "tokens")
 CAF_ADD_ATOM(skep, skep::atom, rotate, "rotate")

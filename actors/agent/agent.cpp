@@ -1,10 +1,15 @@
 #include "actors/agent/agent.hpp"
 
+#include "actors/agent/task_runner.hpp"
 #include "actors/logging/log.hpp"
+#include "actors/store/codec.hpp"
 #include "actors/transport/tcp.hpp"
 #include "actors/transport/transport_actor.hpp"
+#include "messages/dispatcher.capnp.h"
 
+#include <map>
 #include <random>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -24,7 +29,20 @@ struct agent_state {
   bool connected = false; ///< the last heartbeat was accepted
   bool renewing = false;  ///< asking for a certificate in a new role
   std::mt19937_64 rng{std::random_device{}()};
+  /// The dispatcher's assignments applied last.
+  uint64_t epoch = 0;
+  uint64_t sequence = 0;
+  /// One runner per task assigned to this node.
+  std::map<std::string, caf::actor> runners;
+  /// Latest status per task, not yet accepted by the dispatcher.
+  std::map<std::string, store::task_status> unreported;
+  bool reporting = false;
   static inline const char* name = "agent";
+
+  ~agent_state() {
+    for (auto& [id, r] : runners)
+      caf::anon_send(r, atom::done_v);
+  }
 };
 
 using self_ptr = caf::stateful_actor<agent_state>*;
@@ -174,30 +192,190 @@ void beat(self_ptr self) {
     st.target = 0;
   auto target = st.cfg.managers[st.target].first;
   auto timeout = duration_cast<milliseconds>(st.cfg.period);
-  if (target == st.cfg.node_id && st.cfg.local_manager) {
-    self->request(st.cfg.local_manager, timeout, atom::beat_v, st.cfg.node_id)
-      .then([=](const envelope& reply) { on_reply(self, reply); },
-            [=](caf::error&) {
-              on_reply(self, make_error_envelope(
-                               0, failure{errc::unavailable, "no manager"}));
-            });
-    return;
-  }
-  auto env = make_envelope(
-    schema::Envelope::Kind::REQUEST, 0, {"", "agent"}, {target, "dispatcher"},
-    [&](auto body) { body.initHeartbeat().setNodeId(st.cfg.node_id); });
+  // Through the transport even to this node's own manager: it delivers
+  // locally.
+  auto env = make_envelope(schema::Envelope::Kind::REQUEST, 0, {"", "agent"},
+                           {target, "dispatcher"}, [&](auto body) {
+                             auto hb = body.initHeartbeat();
+                             hb.setNodeId(st.cfg.node_id);
+                             hb.setAssignmentsEpoch(st.epoch);
+                             hb.setAssignmentsSequence(st.sequence);
+                           });
   self
     ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
               caf::timespan{timeout})
     .then([=](const envelope& reply) { on_reply(self, reply); });
 }
 
+// ---- tasks ----------------------------------------------------------------
+
+void flush_reports(self_ptr self);
+
+/// Sends the dispatcher every status not accepted yet.
+void flush_reports(self_ptr self) {
+  auto& st = self->state;
+  if (st.reporting || st.unreported.empty())
+    return;
+  if (st.leader.empty()) {
+    self->delayed_send(self, milliseconds{200}, atom::flush_v);
+    return;
+  }
+  st.reporting = true;
+  auto sent = st.unreported;
+  auto env = make_envelope(schema::Envelope::Kind::REQUEST, 0, {"", "agent"},
+                           {st.leader, "dispatcher"}, [&](auto body) {
+                             auto r = body.initTaskStatus();
+                             r.setNodeId(st.cfg.node_id);
+                             auto list = r.initUpdates(
+                               static_cast<unsigned>(sent.size()));
+                             unsigned i = 0;
+                             for (auto& [id, status] : sent) {
+                               list[i].setTaskId(id);
+                               store::to_schema(status, list[i].initStatus());
+                               ++i;
+                             }
+                           });
+  self
+    ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
+              caf::timespan{seconds{10}})
+    .then([=](const envelope& reply) {
+      auto& st = self->state;
+      st.reporting = false;
+      auto body = reply.root().getBody();
+      bool ok = body.which() == schema::Envelope::Body::TASK_STATUS_REPLY
+                && body.getTaskStatusReply().getAccepted();
+      if (!ok) {
+        auto why = transport::reply_or_failure(reply);
+        log::debug(who, "task statuses not accepted: {}",
+                   why ? "not the leader" : why.error().message);
+        self->delayed_send(self, milliseconds{200}, atom::flush_v);
+        return;
+      }
+      for (auto& [id, status] : sent)
+        if (auto it = st.unreported.find(id);
+            it != st.unreported.end() && it->second == status)
+          st.unreported.erase(it);
+      flush_reports(self); // what changed meanwhile
+    });
+}
+
+/// Ends the runner of a task this node no longer has.
+void forget_task(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (auto it = st.runners.find(id); it != st.runners.end()) {
+    self->send(it->second, atom::done_v);
+    st.runners.erase(it);
+  }
+  st.unreported.erase(id);
+}
+
+/// Applies the dispatcher's Assignments.
+void on_assignments(self_ptr self, const transport::inbound& in) {
+  auto& st = self->state;
+  if (in.from.role != ca::node_role::manager)
+    return; // the transport checks this too
+  auto a = in.env.root().getBody().getAssignments();
+  if (std::string_view(a.getNodeId().cStr()) != st.cfg.node_id)
+    return;
+  bool full = a.getFull();
+  if (!full
+      && (a.getEpoch() != st.epoch || a.getSequence() != st.sequence + 1)) {
+    log::debug(who,
+               "assignments {}:{} out of order (have {}:{}); asking for "
+               "a full set",
+               a.getEpoch(), a.getSequence(), st.epoch, st.sequence);
+    st.epoch = 0; // the next heartbeat asks for everything
+    st.sequence = 0;
+    return;
+  }
+  std::set<std::string> listed;
+  for (auto t : a.getTasks()) {
+    auto task = store::from_schema(t);
+    if (!task) {
+      log::warn(who, "the dispatcher sent a task that is not valid: {}",
+                task.error().message);
+      continue;
+    }
+    listed.insert(task->id);
+    auto it = st.runners.find(task->id);
+    if (it != st.runners.end()) {
+      self->send(it->second, atom::assign_v, *task);
+      continue;
+    }
+    if (!st.cfg.runtime) {
+      st.unreported[task->id] = task->status;
+      st.unreported[task->id].state = store::task_state::rejected;
+      st.unreported[task->id].err = "this node runs no tasks";
+      continue;
+    }
+    auto id = task->id;
+    st.runners.emplace(
+      id, spawn_task_runner(self->system(), std::move(*task), st.cfg.runtime,
+                            caf::actor_cast<caf::actor>(self)));
+  }
+  for (auto id : a.getRemoved())
+    forget_task(self, id.cStr());
+  if (full) {
+    std::vector<std::string> gone;
+    for (auto& [id, r] : st.runners)
+      if (listed.count(id) == 0)
+        gone.push_back(id);
+    for (auto& id : gone)
+      forget_task(self, id);
+  }
+  st.epoch = a.getEpoch();
+  st.sequence = a.getSequence();
+  flush_reports(self);
+}
+
+/// Hands exited processes to their runners.
+void reap(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [id, exit] : st.cfg.runtime->reap()) {
+    if (auto it = st.runners.find(id); it != st.runners.end())
+      self->send(it->second, atom::exited_v, exit);
+    else
+      (void)st.cfg.runtime->remove(id); // its runner is gone already
+  }
+  self->delayed_send(self, milliseconds{50}, atom::reap_v);
+}
+
+/// Kills what a previous run of this node left running.
+void clean_up_previous_run(self_ptr self) {
+  auto& rt = *self->state.cfg.runtime;
+  for (auto& t : rt.recover()) {
+    if (auto killed = rt.kill_recovered(t.task_id); !killed)
+      log::warn(who, "cannot clean up task {} of a previous run: {}", t.task_id,
+                killed.error().message);
+    else if (t.alive)
+      log::info(who, "task {} of a previous run was still running: killed",
+                t.task_id);
+  }
+}
+
 caf::behavior agent(self_ptr self, agent_config cfg) {
   self->state.cfg = std::move(cfg);
   dial_managers(self);
+  self->send(self->state.cfg.transport, atom::route_v, std::string{"agent"},
+             caf::actor_cast<caf::actor>(self));
+  if (self->state.cfg.runtime) {
+    clean_up_previous_run(self);
+    self->send(self, atom::reap_v);
+  }
   self->send(self, atom::tick_v);
   return {
     [=](atom::tick) { beat(self); },
+    [=](atom::reap) { reap(self); },
+    [=](atom::flush) { flush_reports(self); },
+    [=](atom::report, const std::string& id, const store::task_status& s) {
+      self->state.unreported[id] = s;
+      flush_reports(self);
+    },
+    [=](const transport::inbound& in) {
+      if (in.env.root().getBody().which()
+          == schema::Envelope::Body::ASSIGNMENTS)
+        on_assignments(self, in);
+    },
   };
 }
 

@@ -2,6 +2,7 @@
 
 #include "actors/ca/certificate.hpp"
 #include "messages/type_ids.hpp"
+#include "runtime-adapters/runtime.hpp"
 
 #include <chrono>
 #include <functional>
@@ -40,12 +41,20 @@ struct agent_config {
   caf::actor supervisor;
   /// Until the first reply tells the cluster's period.
   std::chrono::nanoseconds period = std::chrono::seconds{5};
+  /// Runs this node's tasks; null: the node takes no tasks.
+  std::shared_ptr<runtime::adapter> runtime;
 };
 
 /// The agent: sends a heartbeat to the leader's dispatcher every period
 /// (with ±10 % jitter), follows the leader a follower points to, and fails
-/// over to the next manager when the current one does not answer. (Task
-/// runners join it with services.)
+/// over to the next manager when the current one does not answer.
+///
+/// It also runs the node's tasks: the leader's dispatcher sends it
+/// Assignments (a full set, then changes, numbered; a gap makes the next
+/// heartbeat ask for a full set), it keeps one task runner per task, reaps
+/// exited processes for them, and reports their state changes to the
+/// dispatcher until accepted. At start it kills what a previous run of the
+/// node left running, so no task runs twice.
 caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg);
 
 } // namespace skep::agent

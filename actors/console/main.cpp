@@ -2,6 +2,7 @@
 
 #include "actors/console/control_client.hpp"
 #include "actors/console/info_format.hpp"
+#include "actors/console/service_cmd.hpp"
 #include "actors/console/swarm_format.hpp"
 #include "config/units.hpp"
 #include "skep/build_info.hpp"
@@ -260,6 +261,8 @@ int main(int argc, char** argv) {
   node_rm->add_option("node", rm_names, "Node id, prefix or hostname")
     ->required();
 
+  auto services = console::add_service_commands(app, *node, host);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -279,6 +282,8 @@ int main(int argc, char** argv) {
     return run_version(host);
   if (info->parsed())
     return run_info(host, info_format);
+  if (auto rc = services.run(); rc)
+    return *rc;
   using which = schema::control::Reply;
   if (init->parsed()) {
     auto heartbeat = duration_flag("--dispatcher-heartbeat", init_heartbeat);

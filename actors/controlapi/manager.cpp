@@ -1,12 +1,19 @@
 #include "actors/controlapi/manager.hpp"
 
+#include "actors/controlapi/leader_link.hpp"
+#include "actors/controlapi/object_id.hpp"
+#include "actors/controlapi/services.hpp"
+#include "actors/dispatcher/dispatcher.hpp"
 #include "actors/logging/log.hpp"
+#include "actors/orchestrator/orchestrator.hpp"
 #include "actors/raft/raft_bridge.hpp"
 #include "actors/raft/raft_wire.hpp"
+#include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/store/store.hpp"
 #include "actors/transport/tcp.hpp"
 #include "actors/transport/transport_actor.hpp"
+#include "messages/dispatcher.capnp.h"
 
 #include <algorithm>
 #include <map>
@@ -52,7 +59,15 @@ std::string text_of(capnp::Text::Reader t) {
 
 struct manager_state {
   manager_config cfg;
-  store::store db;
+  /// The replica, shared with the leader-only actors (read lock); this
+  /// actor is its only writer.
+  std::shared_ptr<store::shared_store> shared
+    = std::make_shared<store::shared_store>();
+  const store::store& db() const { return shared->writer_view(); }
+  /// Leader-only actors, running while this manager leads.
+  caf::actor orchestrator;
+  caf::actor scheduler;
+  caf::actor dispatcher;
   raft::raft_actor member;
   caf::actor bridge;
   raft::node_id self_member = 0;
@@ -81,6 +96,16 @@ struct manager_state {
   std::mt19937_64 rng{std::random_device{}()};
 
   static inline const char* name = "manager";
+
+  void stop_leader_actors() {
+    for (auto* a : {&orchestrator, &scheduler, &dispatcher})
+      if (*a) {
+        caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+        *a = nullptr;
+      }
+  }
+
+  ~manager_state() { stop_leader_actors(); }
 };
 
 using self_ptr = caf::stateful_actor<manager_state>*;
@@ -91,7 +116,7 @@ using self_ptr = caf::stateful_actor<manager_state>*;
 /// replicated cluster object.
 void refresh_authority(self_ptr self) {
   auto& st = self->state;
-  const auto* cluster = st.db.cluster();
+  const auto* cluster = st.db().cluster();
   if (cluster == nullptr || !st.cfg.ca)
     return;
   auto key = ca::keypair::from_secret(cluster->ca_secret_key.data(),
@@ -109,7 +134,7 @@ void refresh_authority(self_ptr self) {
                built.error().message);
     return;
   }
-  for (const auto* n : st.db.nodes())
+  for (const auto* n : st.db().nodes())
     built->bind(n->id, n->public_key);
   for (const auto& id : st.removed)
     built->revoke(id);
@@ -122,7 +147,7 @@ void refresh_authority(self_ptr self) {
 /// Tells the transport and the bridge about every manager in the store.
 void refresh_managers(self_ptr self) {
   auto& st = self->state;
-  for (const auto* n : st.db.nodes()) {
+  for (const auto* n : st.db().nodes()) {
     if (n->role != ca::node_role::manager || n->id == st.cfg.node_id)
       continue;
     self->send(st.bridge, atom::peer_v, n->id);
@@ -138,9 +163,18 @@ void refresh_managers(self_ptr self) {
   }
 }
 
+/// Tells the leader-only actors what changed.
+void publish(self_ptr self, store::changes_ptr ch) {
+  auto& st = self->state;
+  for (auto* a : {&st.orchestrator, &st.scheduler, &st.dispatcher})
+    if (*a)
+      self->send(*a, atom::changed_v, ch);
+}
+
 void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
   auto& st = self->state;
-  bool changed = false;
+  bool changed = false; // the cluster or a node: the CA and peers follow
+  auto published = std::make_shared<store::changes>();
   for (const auto& e : entries) {
     if (e.type == raft::entry_type::configuration) {
       raft::decode_configuration(e.payload, st.config);
@@ -148,26 +182,42 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
     }
     if (e.type != raft::entry_type::normal)
       continue;
-    auto outcome = st.db.apply(e.index, e.payload.data(), e.payload.size());
+    auto outcome = st.shared->write([&](store::store& db) {
+      return db.apply(e.index, e.payload.data(), e.payload.size());
+    });
     if (!outcome) {
       log::warn(who, "entry {} refused by the store: {}", e.index,
                 outcome.error().message);
       st.applied.emplace(e.index, outcome.error());
     } else {
       st.applied.emplace(e.index, result<void>{});
-      changed = changed || !outcome->empty();
-      for (auto& c : *outcome)
+      for (auto& c : *outcome) {
+        published->items.push_back(c);
+        switch (c.what) {
+        case store::change::kind::cluster:
+        case store::change::kind::node_created:
+        case store::change::kind::node_updated:
+        case store::change::kind::node_removed:
+          changed = true;
+          break;
+        default:
+          break;
+        }
         if (c.what == store::change::kind::node_removed) {
           st.removed.insert(c.id);
           self->send(st.cfg.transport, atom::revoke_v, c.id);
           log::info(who, "node {} was removed from the swarm", c.id);
         }
+      }
     }
   }
+  published->index = st.db().applied_index();
+  if (!published->items.empty())
+    publish(self, std::move(published));
   while (st.applied.size() > 1024)
     st.applied.erase(st.applied.begin());
   // Proposers waiting for these entries.
-  auto last = st.db.applied_index();
+  auto last = st.db().applied_index();
   while (!st.waiters.empty() && st.waiters.begin()->first <= last) {
     auto node = st.waiters.extract(st.waiters.begin());
     auto it = st.applied.find(node.key());
@@ -201,7 +251,7 @@ void propose(self_ptr self, std::vector<uint8_t> batch,
         auto it = st.applied.find(out.index);
         if (it != st.applied.end())
           then(it->second);
-        else if (out.index > st.db.applied_index())
+        else if (out.index > st.db().applied_index())
           st.waiters.emplace(out.index, then); // applied soon
         else
           then(failure{errc::internal, "the committed change was not applied"});
@@ -213,7 +263,7 @@ void propose(self_ptr self, std::vector<uint8_t> batch,
 
 std::string leader_node(self_ptr self) {
   auto& st = self->state;
-  for (const auto* n : st.db.nodes())
+  for (const auto* n : st.db().nodes())
     if (raft::member_id_of(n->id) == st.leader_member)
       return n->id;
   return {};
@@ -328,7 +378,7 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
   auto& st = self->state;
   auto target = raft::member_id_of(node.id);
   size_t managers = 0, ready_others = 0;
-  for (const auto* n : st.db.nodes()) {
+  for (const auto* n : st.db().nodes()) {
     if (n->role != ca::node_role::manager)
       continue;
     ++managers;
@@ -353,7 +403,7 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
   if (target == st.self_member) {
     // Hand leadership to a ready voter, then let the new leader demote.
     raft::node_id successor = 0;
-    for (const auto* n : st.db.nodes())
+    for (const auto* n : st.db().nodes())
       if (n->role == ca::node_role::manager && n->id != node.id
           && n->status == store::node_status::ready
           && st.config.is_voter(raft::member_id_of(n->id)))
@@ -401,17 +451,30 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
 caf::result<control_reply> handle(self_ptr self, const control_request& req) {
   auto& st = self->state;
   auto root = req.root();
-  const auto* cluster = st.db.cluster();
+  const auto* cluster = st.db().cluster();
   if (cluster == nullptr)
     return error_reply(errc::unavailable,
                        "the swarm is still being set up; try again");
+  if (is_service_request(root.which())) {
+    auto a = handle_service_request(st.db(), root, now_nanos(), new_object_id);
+    if (a.reply)
+      return std::move(*a.reply);
+    auto rp = self->make_response_promise<control_reply>();
+    auto on_commit = std::move(a.on_commit);
+    write(self, store::encode_batch(a.actions),
+          [rp, on_commit](const control_reply& r) mutable {
+            bool done = r.root().which() == schema::control::Reply::DONE;
+            rp.deliver(done ? on_commit : r);
+          });
+    return rp;
+  }
   switch (root.which()) {
   case request_which::NODE_LIST:
-    return list_nodes(self, st.db.nodes());
+    return list_nodes(self, st.db().nodes());
   case request_which::NODE_INSPECT: {
     std::vector<const store::node_object*> found;
     for (auto name : root.getNodeInspect().getNames()) {
-      auto n = st.db.find_node(text_of(name));
+      auto n = st.db().find_node(text_of(name));
       if (!n)
         return make_error_reply(n.error());
       found.push_back(*n);
@@ -427,7 +490,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
                                      "manager",
                                      role));
     auto answer = [self, role]() {
-      const auto* c = self->state.db.cluster();
+      const auto* c = self->state.db().cluster();
       capnp::MallocMessageBuilder b;
       auto t = b.initRoot<schema::control::Reply>().initToken();
       t.setRole(role);
@@ -458,7 +521,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
   }
   case request_which::NODE_UPDATE: {
     auto u = root.getNodeUpdate();
-    auto n = st.db.find_node(text_of(u.getName()));
+    auto n = st.db().find_node(text_of(u.getName()));
     if (!n)
       return make_error_reply(n.error());
     auto changed = **n;
@@ -515,7 +578,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     auto rm = root.getNodeRemove();
     std::vector<store::action> actions;
     for (auto name : rm.getNames()) {
-      auto n = st.db.find_node(text_of(name));
+      auto n = st.db().find_node(text_of(name));
       if (!n)
         return make_error_reply(n.error());
       if ((*n)->role == ca::node_role::manager)
@@ -601,7 +664,7 @@ void issue_certificate(self_ptr self, const transport::inbound& in,
     auto reply = body.initCertificateReply();
     reply.setCertificate(kj::arrayPtr(cert->data(), cert->size()));
     reply.setCaPublicKey(kj::arrayPtr(ca_key.data(), ca_key.size()));
-    if (const auto* c = st.db.cluster())
+    if (const auto* c = st.db().cluster())
       reply.setClusterId(c->id);
   }));
 }
@@ -610,7 +673,7 @@ caf::result<envelope> on_certificate_request(self_ptr self,
                                              const transport::inbound& in) {
   auto& st = self->state;
   auto rp = self->make_response_promise<envelope>();
-  const auto* known = st.db.node(in.from.node_id);
+  const auto* known = st.db().node(in.from.node_id);
   if (known != nullptr) {
     // Renewal (or a node re-joining with its own key): no change to record.
     if (known->public_key != in.from.node_key) {
@@ -662,10 +725,10 @@ caf::result<envelope> on_certificate_request(self_ptr self,
 envelope heartbeat_reply(self_ptr self, bool accepted,
                          const std::string& node) {
   auto& st = self->state;
-  const auto* cluster = st.db.cluster();
+  const auto* cluster = st.db().cluster();
   auto period = cluster ? cluster->spec.dispatcher_heartbeat : seconds{5};
   std::vector<const store::node_object*> managers;
-  for (const auto* n : st.db.nodes())
+  for (const auto* n : st.db().nodes())
     if (n->role == ca::node_role::manager)
       managers.push_back(n);
   auto leader = leader_node(self);
@@ -674,7 +737,7 @@ envelope heartbeat_reply(self_ptr self, bool accepted,
     r.setPeriodNanos(period.count());
     r.setLeader(leader);
     r.setAccepted(accepted);
-    if (const auto* n = st.db.node(node))
+    if (const auto* n = st.db().node(node))
       r.setRole(ca::to_string(n->role));
     auto list = r.initManagers(static_cast<unsigned>(managers.size()));
     for (unsigned i = 0; i < managers.size(); ++i) {
@@ -695,12 +758,16 @@ void mark(self_ptr self, const std::string& node, store::node_status status,
   });
 }
 
-envelope on_heartbeat(self_ptr self, const std::string& node) {
+envelope on_heartbeat(self_ptr self, const std::string& node,
+                      schema::dispatcher::Heartbeat::Reader hb) {
   auto& st = self->state;
   if (!st.leading)
     return heartbeat_reply(self, false, node);
   st.last_seen[node] = steady_clock::now();
-  const auto* n = st.db.node(node);
+  if (st.dispatcher)
+    self->send(st.dispatcher, atom::beat_v, node, hb.getAssignmentsEpoch(),
+               hb.getAssignmentsSequence());
+  const auto* n = st.db().node(node);
   if (n != nullptr && n->status != store::node_status::ready)
     mark(self, node, store::node_status::ready, "");
   return heartbeat_reply(self, true, node);
@@ -709,12 +776,12 @@ envelope on_heartbeat(self_ptr self, const std::string& node) {
 /// Leader: nodes silent for 3 heartbeat periods are Down.
 void check_heartbeats(self_ptr self) {
   auto& st = self->state;
-  const auto* cluster = st.db.cluster();
+  const auto* cluster = st.db().cluster();
   if (!st.leading || cluster == nullptr)
     return;
   auto now = steady_clock::now();
   auto limit = 3 * cluster->spec.dispatcher_heartbeat;
-  for (const auto* n : st.db.nodes()) {
+  for (const auto* n : st.db().nodes()) {
     auto seen = st.last_seen.find(n->id);
     if (seen == st.last_seen.end()) {
       st.last_seen[n->id] = now; // grace from when this leader took over
@@ -728,6 +795,49 @@ void check_heartbeats(self_ptr self) {
 
 // ---- leadership -----------------------------------------------------------
 
+/// The orchestrator, scheduler and dispatcher run where the leader runs.
+void start_leader_actors(self_ptr self) {
+  auto& st = self->state;
+  controlapi::leader_link link{st.shared, caf::actor_cast<caf::actor>(self)};
+  auto& sys = self->system();
+  st.orchestrator = orchestrator::spawn_orchestrator(sys, link);
+  st.scheduler = scheduler::spawn_scheduler(sys, link);
+  st.dispatcher
+    = dispatcher::spawn_dispatcher(sys, link, st.cfg.transport, st.cfg.node_id);
+}
+
+/// A leader-only actor's batch: proposed here, answered once applied.
+caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
+  if (!self->state.leading)
+    return write_verdict{false, "this manager no longer leads"};
+  if (req.actions.empty())
+    return write_verdict{};
+  // Large plans (a service of 100,000 replicas) go out in several entries,
+  // each well below store::max_batch_bytes; the writers' decisions are
+  // idempotent, so a part that fails is decided again.
+  constexpr size_t max_actions_per_entry = 2000;
+  auto rp = self->make_response_promise<write_verdict>();
+  auto outcome = std::make_shared<write_verdict>();
+  auto parts
+    = (req.actions.size() + max_actions_per_entry - 1) / max_actions_per_entry;
+  auto left = std::make_shared<size_t>(parts);
+  for (size_t i = 0; i < req.actions.size(); i += max_actions_per_entry) {
+    auto end = std::min(req.actions.size(), i + max_actions_per_entry);
+    std::vector<store::action> part(
+      std::make_move_iterator(req.actions.begin() + static_cast<ptrdiff_t>(i)),
+      std::make_move_iterator(req.actions.begin()
+                              + static_cast<ptrdiff_t>(end)));
+    propose(self, store::encode_batch(part),
+            [rp, outcome, left](result<void> r) mutable {
+              if (!r && outcome->ok)
+                *outcome = write_verdict{false, r.error().message};
+              if (--*left == 0)
+                rp.deliver(*outcome);
+            });
+  }
+  return rp;
+}
+
 void on_status(self_ptr self, const raft::status& s) {
   auto& st = self->state;
   bool was_leading = st.leading;
@@ -739,9 +849,13 @@ void on_status(self_ptr self, const raft::status& s) {
   if (st.leading && !was_leading) {
     log::info(who, "this manager leads the swarm (term {})", s.term);
     st.last_seen.clear();
+    start_leader_actors(self);
+  } else if (!st.leading && was_leading) {
+    log::info(who, "this manager no longer leads the swarm");
+    st.stop_leader_actors();
   }
   if (st.leading && !st.init_proposed && !st.cfg.init_batch.empty()
-      && st.db.cluster() == nullptr) {
+      && st.db().cluster() == nullptr) {
     st.init_proposed = true;
     propose(self, st.cfg.init_batch, [](result<void> r) {
       if (!r)
@@ -751,7 +865,7 @@ void on_status(self_ptr self, const raft::status& s) {
   if (!st.leading)
     return;
   // Managers in the store join Raft as learners, then become voters.
-  for (const auto* n : st.db.nodes()) {
+  for (const auto* n : st.db().nodes()) {
     if (n->role != ca::node_role::manager)
       continue;
     auto id = raft::member_id_of(n->id);
@@ -791,12 +905,19 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       apply_entries(self, entries);
     },
     [=](atom::restore, const raft::snapshot& snap) {
-      if (auto ok = self->state.db.restore(snap.data.data(), snap.data.size());
+      if (auto ok = self->state.shared->write([&](store::store& db) {
+            return db.restore(snap.data.data(), snap.data.size());
+          });
           !ok)
         log::error(who, "cannot restore the store: {}", ok.error().message);
+      auto restored = std::make_shared<store::changes>();
+      restored->restored = true;
+      restored->index = self->state.db().applied_index();
+      publish(self, std::move(restored));
       refresh_authority(self);
       refresh_managers(self);
     },
+    [=](atom::write, write_request& req) { return on_write(self, req); },
     [=](atom::transfer) {
       auto pending = std::move(self->state.pending_forwards);
       self->state.pending_forwards.clear();
@@ -812,17 +933,30 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       self->delayed_send(self, milliseconds{100}, atom::tick_v);
     },
     [=](const control_request& req) { return handle(self, req); },
-    [=](atom::beat, const std::string& node) -> envelope {
-      // The local agent's heartbeat (no transport to oneself).
-      return on_heartbeat(self, node);
-    },
     [=](const transport::inbound& in) -> caf::result<envelope> {
       auto body = in.env.root().getBody();
       switch (body.which()) {
       case schema::Envelope::Body::CERTIFICATE_REQUEST:
         return on_certificate_request(self, in);
       case schema::Envelope::Body::HEARTBEAT:
-        return on_heartbeat(self, in.from.node_id);
+        return on_heartbeat(self, in.from.node_id, body.getHeartbeat());
+      case schema::Envelope::Body::TASK_STATUS:
+        if (!self->state.leading || !self->state.dispatcher)
+          return make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
+            auto r = b.initTaskStatusReply();
+            r.setAccepted(false);
+            r.setLeader(leader_node(self));
+          });
+        {
+          auto rp = self->make_response_promise<envelope>();
+          self->request(self->state.dispatcher, seconds{20}, in)
+            .then([=](envelope& reply) mutable { rp.deliver(reply); },
+                  [=](caf::error& err) mutable {
+                    rp.deliver(reply_body(
+                      failure{errc::unavailable, caf::to_string(err)}));
+                  });
+          return rp;
+        }
       case schema::Envelope::Body::CONTROL_REQUEST: {
         auto rp = self->make_response_promise<envelope>();
         auto request = control_request::from(body.getControlRequest());
@@ -847,7 +981,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
     [=](atom::status) {
       auto& st = self->state;
       manager_info info;
-      if (const auto* c = st.db.cluster()) {
+      if (const auto* c = st.db().cluster()) {
         info.cluster_id = c->id;
         info.heartbeat_nanos = c->spec.dispatcher_heartbeat.count();
         info.cert_expiry_nanos = c->spec.cert_expiry.count();
@@ -861,7 +995,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       info.learners = static_cast<uint32_t>(st.config.learners.size());
       info.term = st.term;
       info.commit = st.commit;
-      for (const auto* n : st.db.nodes()) {
+      for (const auto* n : st.db().nodes()) {
         ++info.nodes;
         if (n->role == ca::node_role::manager) {
           ++info.managers;

@@ -7,6 +7,8 @@
 #include "actors/raft/sqlite_storage.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/transport/transport_actor.hpp"
+#include "runtime-adapters/process.hpp"
+#include "runtime-adapters/sim.hpp"
 #include "skep/build_info.hpp"
 
 #include <caf/actor_system.hpp>
@@ -32,6 +34,23 @@ std::string random_id() {
   for (auto& c : id)
     c = alphabet[randombytes_uniform(36)];
   return id;
+}
+
+/// The runtime the node's config names, for the agent's tasks.
+std::shared_ptr<runtime::adapter> make_runtime(const node_state& node) {
+  switch (node.config.runtime) {
+  case config::runtime_kind::process:
+    return std::make_shared<runtime::process_adapter>(node.config.data_dir
+                                                      + "/tasks");
+  case config::runtime_kind::sim:
+    return std::make_shared<runtime::sim_adapter>();
+  default:
+    log::warn(who,
+              "the {} runtime is not available in this build; this "
+              "node takes no tasks",
+              config::to_string(node.config.runtime));
+    return nullptr;
+  }
 }
 
 } // namespace
@@ -140,6 +159,7 @@ result<member_runtime> start_member(caf::actor_system& sys,
   tc.listen_port = node.config.listen_addr.port;
   tc.identity = std::make_shared<const ca::keypair>(identity);
   tc.certificate = m.certificate;
+  tc.role = rt.role;
   tc.ca_key = m.ca_key;
   tc.max_frame_bytes = node.config.max_frame_bytes;
   if (authority)
@@ -189,6 +209,7 @@ result<member_runtime> start_member(caf::actor_system& sys,
     if (auto saved = save_membership(data_dir, **current); !saved)
       log::warn(who, "cannot record the managers: {}", saved.error().message);
   };
+  ac.runtime = make_runtime(node);
   rt.agent = agent::spawn_agent(sys, ac);
   log::info(who, "member of swarm {} as a {}, listening on {}", m.cluster_id,
             ca::to_string(rt.role), node.config.listen_addr.to_string());

@@ -26,12 +26,15 @@ bool workers_may_send(body_kind body) {
   case body_kind::PONG:
   case body_kind::CERTIFICATE_REQUEST:
   case body_kind::HEARTBEAT:
+  case body_kind::TASK_STATUS:
     return true;
   case body_kind::CONTROL_REQUEST:
   case body_kind::CONTROL_REPLY:
   case body_kind::CERTIFICATE_REPLY:
   case body_kind::RAFT:
   case body_kind::HEARTBEAT_REPLY:
+  case body_kind::ASSIGNMENTS:
+  case body_kind::TASK_STATUS_REPLY:
     return false;
   }
   return false; // unknown bodies never get this far (check_envelope)
@@ -68,6 +71,11 @@ result<void> authorize(const ca::certificate_fields& peer, bool joining,
     return fail(
       errc::permission_denied,
       fmt::format("node {} may send heartbeats only for itself", peer.node_id));
+  if (body == body_kind::TASK_STATUS
+      && text(root.getBody().getTaskStatus().getNodeId()) != peer.node_id)
+    return fail(
+      errc::permission_denied,
+      fmt::format("node {} may report only its own tasks", peer.node_id));
   if (peer.role != ca::node_role::manager && !workers_may_send(body))
     return fail(errc::permission_denied,
                 fmt::format("worker {} may not send message type {}; only "

@@ -503,6 +503,47 @@ std::string peer_address(self_ptr self, conn_hdl hdl) {
   return fmt::format("{}:{}", self->remote_addr(hdl), self->remote_port(hdl));
 }
 
+/// Who a local actor hears from when another actor of this node sends it an
+/// envelope: this node itself.
+peer_info local_peer(self_ptr self) {
+  auto& cfg = self->state.cfg;
+  peer_info me;
+  me.node_id = cfg.node_id;
+  me.role = cfg.role;
+  if (cfg.identity)
+    me.node_key = cfg.identity->public_part;
+  return me;
+}
+
+/// A call to an actor of this node: no session, the same reply rules.
+void call_locally(self_ptr self, const envelope& env, caf::timespan timeout,
+                  caf::response_promise rp) {
+  auto root = env.root();
+  auto id = root.getCorrelationId();
+  auto route = self->state.routes.find(text_of(root.getTarget().getName()));
+  if (route == self->state.routes.end()) {
+    rp.deliver(make_error_envelope(
+      id,
+      failure{errc::not_found, fmt::format("no actor named '{}' on node {}",
+                                           text_of(root.getTarget().getName()),
+                                           self->state.cfg.node_id)}));
+    return;
+  }
+  auto me = to_actor_ref(root.getTarget());
+  auto sender = to_actor_ref(root.getSender());
+  self->request(route->second, timeout, inbound{env, local_peer(self)})
+    .then(
+      [=](envelope& body) mutable {
+        rp.deliver(restamp(body, kind::REPLY, id, me, sender));
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(make_error_envelope(
+          id, failure{errc::unavailable,
+                      fmt::format("actor '{}' on this node did not answer: {}",
+                                  me.name, caf::to_string(err))}));
+      });
+}
+
 caf::behavior transport_broker(self_ptr self, transport_config cfg,
                                int listen_fd, uint16_t port) {
   auto& st = self->state;
@@ -640,6 +681,12 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
         env, kind::ONE_WAY, 0,
         actor_ref{st.cfg.node_id, text_of(root.getSender().getName())},
         to_actor_ref(root.getTarget()));
+      if (node == st.cfg.node_id) {
+        if (auto route = st.routes.find(text_of(root.getTarget().getName()));
+            route != st.routes.end())
+          self->send(route->second, inbound{stamped, local_peer(self)});
+        return;
+      }
       if (auto sent = dispatch(self, node, stamped); !sent)
         log::debug(who,
                    "message to node {} dropped: no session and no "
@@ -657,6 +704,10 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
         env, kind::REQUEST, id,
         actor_ref{st.cfg.node_id, text_of(root.getSender().getName())},
         to_actor_ref(root.getTarget()));
+      if (node == st.cfg.node_id) {
+        call_locally(self, stamped, timeout, rp);
+        return rp;
+      }
       st.calls.emplace(id, pending_call{rp, node});
       if (auto sent = dispatch(self, node, stamped); !sent) {
         // It may have failed already (a queued call to an unreachable node).

@@ -71,6 +71,9 @@ struct transport_config {
   uint16_t listen_port = 0;
   std::shared_ptr<const ca::keypair> identity;
   std::vector<uint8_t> certificate;
+  /// The role that certificate gives this node: what local actors are told
+  /// of a sender on this same node (envelopes to oneself never hit the wire).
+  ca::node_role role = ca::node_role::worker;
   ca::public_key ca_key{};
   size_t max_frame_bytes = 4 * 1024 * 1024;
   /// A connection that has not finished its handshake by then is dropped.

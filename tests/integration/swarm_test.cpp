@@ -2,7 +2,7 @@
 // real skep binary: init, joins, node commands, leader failover, Down and
 // Ready from heartbeats, restarts, and refused joins.
 
-#include "tests/support/process.hpp"
+#include "tests/support/swarm_fixture.hpp"
 
 #include <csignal>
 #include <map>
@@ -24,111 +24,7 @@ using clock_type = std::chrono::steady_clock;
 const std::string skepd_bin = SKEPD_PATH;
 const std::string skep_bin = SKEP_PATH;
 
-struct node {
-  std::string name;
-  std::string dir;
-  uint16_t port = 0;
-  std::unique_ptr<test::child_process> proc;
-  std::string addr() const { return "127.0.0.1:" + std::to_string(port); }
-  std::string host() const { return "unix://" + dir + "/skepd.sock"; }
-};
-
-class Swarm : public ::testing::Test {
- protected:
-  ~Swarm() override {
-    for (auto& [name, n] : nodes)
-      if (n.proc)
-        n.proc->signal(SIGKILL);
-  }
-
-  node& start(const std::string& name) {
-    auto& n = nodes[name];
-    if (n.name.empty()) {
-      n.name = name;
-      n.dir = tmp.path() + "/" + name;
-      n.port = test::free_loopback_port();
-    }
-    n.proc = std::make_unique<test::child_process>(
-      std::vector<std::string>{skepd_bin, "--data-dir", n.dir, "--listen-addr",
-                               n.addr(), "--hostname", name});
-    EXPECT_TRUE(n.proc->wait_for_output("serving clients on"))
-      << n.proc->output();
-    return n;
-  }
-
-  test::command_result skep(const std::string& on,
-                            std::vector<std::string> args) {
-    std::vector<std::string> argv{skep_bin, "-H", nodes[on].host()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return test::run_command(argv);
-  }
-
-  /// `node ls --format json` on `on`, by hostname; empty when it fails.
-  std::map<std::string, nlohmann::json> node_list(const std::string& on) {
-    std::map<std::string, nlohmann::json> out;
-    auto r = skep(on, {"node", "ls", "--format", "json"});
-    if (r.exit_code != 0)
-      return out;
-    std::istringstream lines{r.out};
-    for (std::string line; std::getline(lines, line);)
-      if (!line.empty()) {
-        auto j = nlohmann::json::parse(line);
-        out[j["Hostname"].get<std::string>()] = j;
-      }
-    return out;
-  }
-
-  /// Polls `check` every 50 ms until it holds or `timeout` passes.
-  template <class F>
-  bool eventually(F&& check, std::chrono::milliseconds timeout = 20s) {
-    auto deadline = clock_type::now() + timeout;
-    while (clock_type::now() < deadline) {
-      if (check())
-        return true;
-      std::this_thread::sleep_for(50ms); // the polling interval
-    }
-    return check();
-  }
-
-  std::string token(const std::string& on, const std::string& role) {
-    auto r = skep(on, {"swarm", "join-token", "-q", role});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    auto t = r.out;
-    while (!t.empty() && (t.back() == '\n' || t.back() == ' '))
-      t.pop_back();
-    return t;
-  }
-
-  /// Starts `first` and initializes a swarm on it (heartbeat 500 ms).
-  void init(const std::string& first) {
-    start(first);
-    auto r = skep(first, {"swarm", "init", "--dispatcher-heartbeat", "500ms"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("Swarm initialized: current node ("),
-              std::string::npos);
-    EXPECT_NE(r.out.find("skep swarm join --token SKEP-1-"), std::string::npos);
-  }
-
-  void join(const std::string& name, const std::string& via,
-            const std::string& role) {
-    start(name);
-    auto r = skep(
-      name, {"swarm", "join", "--token", token(via, role), nodes[via].addr()});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, "This node joined a swarm as a " + role + ".\n");
-  }
-
-  static int count(const std::map<std::string, nlohmann::json>& list,
-                   const std::string& key, const std::string& value) {
-    int n = 0;
-    for (auto& [name, j] : list)
-      n += j[key] == value ? 1 : 0;
-    return n;
-  }
-
-  test::temp_dir tmp;
-  std::map<std::string, node> nodes;
-};
+class Swarm : public test::swarm_fixture {};
 
 TEST_F(Swarm, FiveNodesFailoverDrainDownAndRestart) {
   ASSERT_NO_FATAL_FAILURE(init("m1"));

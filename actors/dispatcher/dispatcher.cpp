@@ -1,0 +1,294 @@
+#include "actors/dispatcher/dispatcher.hpp"
+
+#include "actors/logging/log.hpp"
+#include "messages/dispatcher.capnp.h"
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <sodium.h>
+
+namespace skep::dispatcher {
+
+namespace {
+
+using namespace std::chrono;
+using kind = schema::Envelope::Kind;
+constexpr std::string_view who = "dispatcher";
+
+/// How long status updates wait to share a proposal.
+constexpr auto status_batch_window = milliseconds{10};
+
+/// Updates accepted in one report.
+constexpr unsigned max_updates_per_report = 10000;
+
+/// What a node was last sent.
+struct node_stream {
+  uint64_t sequence = 0;
+  std::map<std::string, uint64_t> sent; ///< task id -> version
+  uint64_t behind_at = 0; ///< the node's last heartbeat said it was here
+};
+
+struct pending_report {
+  caf::response_promise promise;
+};
+
+struct dispatcher_state {
+  controlapi::leader_link link;
+  caf::actor transport;
+  std::string node_id;
+  uint64_t epoch = 0;
+  std::map<std::string, node_stream> nodes;
+  std::map<std::string, std::string> node_of_task; ///< sent tasks
+  std::set<std::string> dirty;
+  bool flush_queued = false;
+  /// Status updates waiting for the next proposal.
+  std::vector<store::action> statuses;
+  std::vector<caf::response_promise> reporters;
+  bool status_timer = false;
+  static inline const char* name = "dispatcher";
+};
+
+using self_ptr = caf::stateful_actor<dispatcher_state>*;
+
+std::string text_of(capnp::Text::Reader t) {
+  return std::string(t.begin(), t.size());
+}
+
+/// The tasks a node must know: assigned to it and not finished.
+bool node_needs(const store::task_object& t) {
+  return t.status.state >= store::task_state::assigned
+         && !store::is_terminal(t.status.state);
+}
+
+/// Sends `node` what changed since its last message, or everything.
+void push(self_ptr self, const std::string& node, bool full) {
+  auto& st = self->state;
+  auto& stream = st.nodes[node];
+  std::vector<store::task_object> changed;
+  std::vector<std::string> removed;
+  st.link.db->read([&](const store::store& db) {
+    std::set<std::string> now;
+    for (const auto* t : db.tasks_on_node(node)) {
+      if (!node_needs(*t))
+        continue;
+      now.insert(t->id);
+      auto it = stream.sent.find(t->id);
+      if (full || it == stream.sent.end() || it->second != t->version)
+        changed.push_back(*t);
+    }
+    for (auto& [id, version] : stream.sent)
+      if (now.count(id) == 0)
+        removed.push_back(id);
+    return 0;
+  });
+  if (!full && changed.empty() && removed.empty())
+    return;
+  for (const auto& id : removed) {
+    stream.sent.erase(id);
+    st.node_of_task.erase(id);
+  }
+  if (full) {
+    for (auto& [id, v] : stream.sent)
+      st.node_of_task.erase(id);
+    stream.sent.clear();
+  }
+  for (const auto& t : changed) {
+    stream.sent[t.id] = t.version;
+    st.node_of_task[t.id] = node;
+  }
+  auto seq = ++stream.sequence;
+  auto env = make_envelope(
+    kind::ONE_WAY, 0, actor_ref{st.node_id, "dispatcher"},
+    actor_ref{node, "agent"}, [&](auto body) {
+      auto a = body.initAssignments();
+      a.setNodeId(node);
+      a.setEpoch(st.epoch);
+      a.setSequence(seq);
+      a.setFull(full);
+      auto list = a.initTasks(static_cast<unsigned>(changed.size()));
+      for (unsigned i = 0; i < changed.size(); ++i)
+        store::to_schema(changed[i], list[i]);
+      auto gone = a.initRemoved(static_cast<unsigned>(removed.size()));
+      for (unsigned i = 0; i < removed.size(); ++i)
+        gone.set(i, removed[i]);
+    });
+  self->send(st.transport, atom::send_v, env);
+  log::debug(who, "node {}: {} assignments {} (+{} -{}), sequence {}", node,
+             full ? "full" : "incremental", changed.size() + removed.size(),
+             changed.size(), removed.size(), seq);
+}
+
+void on_changes(self_ptr self, const store::changes& ch) {
+  auto& st = self->state;
+  st.link.db->read([&](const store::store& db) {
+    if (ch.restored) {
+      for (const auto* n : db.nodes())
+        st.dirty.insert(n->id);
+      return 0;
+    }
+    for (const auto& c : ch.items) {
+      if (c.what == store::change::kind::task_created
+          || c.what == store::change::kind::task_updated) {
+        if (const auto* t = db.task(c.id); t && !t->node_id.empty())
+          st.dirty.insert(t->node_id);
+      }
+      if (c.what == store::change::kind::task_updated
+          || c.what == store::change::kind::task_removed) {
+        if (auto it = st.node_of_task.find(c.id); it != st.node_of_task.end())
+          st.dirty.insert(it->second);
+      }
+    }
+    return 0;
+  });
+  if (!st.dirty.empty() && !st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, atom::flush_v);
+  }
+}
+
+envelope status_reply(self_ptr self, bool accepted) {
+  return make_envelope(kind::REPLY, 0, {}, {}, [&](auto body) {
+    auto r = body.initTaskStatusReply();
+    r.setAccepted(accepted);
+    r.setLeader(accepted ? self->state.node_id : "");
+  });
+}
+
+/// Takes a node's report: only its own tasks, states only forward (the
+/// store skips the rest).
+caf::result<envelope> on_report(self_ptr self, const transport::inbound& in) {
+  auto& st = self->state;
+  auto report = in.env.root().getBody().getTaskStatus();
+  auto node = in.from.node_id;
+  if (text_of(report.getNodeId()) != node)
+    return make_error_envelope(
+      0, failure{errc::permission_denied,
+                 "a node may only report the tasks assigned to it"});
+  if (report.getUpdates().size() > max_updates_per_report)
+    return make_error_envelope(
+      0, failure{errc::invalid_argument, "too many updates in one report"});
+  size_t taken = 0;
+  st.link.db->read([&](const store::store& db) {
+    for (auto u : report.getUpdates()) {
+      auto id = text_of(u.getTaskId());
+      const auto* t = db.task(id);
+      if (t == nullptr || t->node_id != node)
+        continue; // reaped, or not this node's: nothing to record
+      auto status = store::from_schema(u.getStatus());
+      if (!status) {
+        log::warn(who, "node {} sent a bad status for task {}: {}", node, id,
+                  status.error().message);
+        continue;
+      }
+      st.statuses.push_back(store::set_task_status{id, std::move(*status)});
+      ++taken;
+    }
+    return 0;
+  });
+  auto rp = self->make_response_promise();
+  st.reporters.push_back(rp);
+  if (!st.status_timer) {
+    st.status_timer = true;
+    self->delayed_send(self, status_batch_window, atom::report_v);
+  }
+  return caf::delegated<envelope>{};
+}
+
+void propose_statuses(self_ptr self) {
+  auto& st = self->state;
+  st.status_timer = false;
+  auto reporters = std::move(st.reporters);
+  st.reporters.clear();
+  if (st.statuses.empty()) {
+    for (auto& rp : reporters)
+      rp.deliver(status_reply(self, true));
+    return;
+  }
+  controlapi::write_request req{std::move(st.statuses), "dispatcher"};
+  st.statuses.clear();
+  self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
+    .then(
+      [=](const controlapi::write_verdict& v) mutable {
+        if (!v.ok)
+          log::warn(who, "task statuses refused: {}", v.error);
+        for (auto& rp : reporters)
+          rp.deliver(
+            v.ok ? status_reply(self, true)
+                 : make_error_envelope(0, failure{errc::unavailable, v.error}));
+      },
+      [=](caf::error& err) mutable {
+        for (auto& rp : reporters)
+          rp.deliver(make_error_envelope(
+            0, failure{errc::unavailable, caf::to_string(err)}));
+      });
+}
+
+caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
+                         caf::actor transport, std::string node_id) {
+  auto& st = self->state;
+  st.link = std::move(link);
+  st.transport = std::move(transport);
+  st.node_id = std::move(node_id);
+  // A new epoch per dispatcher: every node gets a full set first.
+  randombytes_buf(&st.epoch, sizeof(st.epoch));
+  st.epoch |= 1; // never 0, which means "none yet"
+  return {
+    [=](atom::changed, const store::changes_ptr& ch) {
+      if (ch)
+        on_changes(self, *ch);
+    },
+    [=](atom::flush) {
+      auto& st = self->state;
+      st.flush_queued = false;
+      auto dirty = std::move(st.dirty);
+      st.dirty.clear();
+      for (const auto& node : dirty)
+        if (st.nodes.count(node) != 0) // nodes not heard from get a full set
+          push(self, node, false);
+    },
+    [=](atom::beat, const std::string& node, uint64_t epoch,
+        uint64_t sequence) {
+      auto& st = self->state;
+      auto it = st.nodes.find(node);
+      if (epoch != st.epoch || it == st.nodes.end()) {
+        push(self, node, true);
+        return;
+      }
+      // Behind: a message may still be on its way; behind at the same
+      // sequence twice in a row, it was lost.
+      auto& stream = it->second;
+      if (sequence == stream.sequence) {
+        stream.behind_at = 0;
+      } else if (stream.behind_at == sequence) {
+        push(self, node, true);
+        stream.behind_at = 0;
+      } else {
+        stream.behind_at = sequence;
+      }
+    },
+    [=](const transport::inbound& in) -> caf::result<envelope> {
+      if (in.env.root().getBody().which()
+          != schema::Envelope::Body::TASK_STATUS)
+        return make_error_envelope(
+          0, failure{errc::unsupported, "the dispatcher does not handle this"});
+      return on_report(self, in);
+    },
+    [=](atom::report) { propose_statuses(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_dispatcher(caf::actor_system& sys,
+                            controlapi::leader_link link, caf::actor transport,
+                            std::string node_id) {
+  return sys.spawn(dispatcher, std::move(link), std::move(transport),
+                   std::move(node_id));
+}
+
+} // namespace skep::dispatcher

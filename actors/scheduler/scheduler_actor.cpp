@@ -1,0 +1,160 @@
+#include "actors/scheduler/scheduler_actor.hpp"
+
+#include "actors/controlapi/object_id.hpp"
+#include "actors/logging/log.hpp"
+#include "actors/scheduler/placement.hpp"
+
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+namespace skep::scheduler {
+
+namespace {
+
+using namespace std::chrono;
+constexpr std::string_view who = "scheduler";
+
+/// Actions per proposal: well below store::max_batch_bytes.
+constexpr size_t max_batch_actions = 4096;
+
+struct scheduler_state {
+  controlapi::leader_link link;
+  size_t in_flight = 0; ///< batches proposed, not yet applied
+  bool again = false;   ///< something changed while they were
+  bool queued = false;  ///< a run is in the mailbox
+  static inline const char* name = "scheduler";
+};
+
+using self_ptr = caf::stateful_actor<scheduler_state>*;
+
+/// True when the change may let a pending task be placed (or need one).
+bool matters(const store::changes& ch) {
+  if (ch.restored)
+    return true;
+  for (const auto& c : ch.items)
+    switch (c.what) {
+    case store::change::kind::task_created:
+    case store::change::kind::task_updated:
+    case store::change::kind::task_removed:
+    case store::change::kind::node_created:
+    case store::change::kind::node_updated:
+    case store::change::kind::node_removed:
+    case store::change::kind::service_updated:
+      return true;
+    default:
+      break;
+    }
+  return false;
+}
+
+/// One pass: every pending task placed or explained.
+std::vector<store::action> decide(const store::store& db) {
+  placer p;
+  for (const auto* n : db.nodes())
+    p.set_node(*n);
+  std::vector<const store::task_object*> pending;
+  for (const auto* t : db.tasks()) {
+    if (store::is_terminal(t->status.state))
+      continue;
+    if (t->status.state == store::task_state::pending
+        && t->desired_state <= store::task_state::running)
+      pending.push_back(t);
+    else if (!t->node_id.empty())
+      p.set_task(*t);
+  }
+  std::vector<store::action> actions;
+  if (pending.empty())
+    return actions;
+  auto now = controlapi::unix_nanos();
+  auto decided = p.place(pending, [&](const std::string& id) {
+    const auto* s = db.service(id);
+    return s ? &s->spec : nullptr;
+  });
+  for (auto& placed : decided.placed)
+    actions.push_back(
+      store::assign_task{placed.task_id, placed.node_id, now, "assigned"});
+  for (auto& why : decided.unplaced) {
+    const auto* t = db.task(why.task_id);
+    if (t == nullptr || t->status.err == why.reason)
+      continue; // said already
+    auto status = t->status;
+    status.err = why.reason;
+    status.message = "pending task scheduling";
+    actions.push_back(store::set_task_status{t->id, status});
+  }
+  return actions;
+}
+
+void run(self_ptr self) {
+  auto& st = self->state;
+  if (st.in_flight > 0) {
+    st.again = true;
+    return;
+  }
+  auto start = steady_clock::now();
+  auto actions = st.link.db->read(decide);
+  if (actions.empty())
+    return;
+  log::debug(who, "{} decisions in {} µs", actions.size(),
+             duration_cast<microseconds>(steady_clock::now() - start).count());
+  for (size_t i = 0; i < actions.size(); i += max_batch_actions) {
+    auto end = std::min(actions.size(), i + max_batch_actions);
+    controlapi::write_request req{
+      {std::make_move_iterator(actions.begin() + static_cast<ptrdiff_t>(i)),
+       std::make_move_iterator(actions.begin() + static_cast<ptrdiff_t>(end))},
+      "scheduler"};
+    ++st.in_flight;
+    self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
+      .then(
+        [=](const controlapi::write_verdict& v) {
+          auto& st = self->state;
+          --st.in_flight;
+          if (!v.ok)
+            log::warn(who, "assignments refused: {}", v.error);
+          if (st.in_flight == 0 && st.again) {
+            st.again = false;
+            self->send(self, atom::poke_v);
+          }
+        },
+        [=](caf::error& err) {
+          auto& st = self->state;
+          --st.in_flight;
+          log::warn(who, "cannot write assignments: {}", caf::to_string(err));
+          if (st.in_flight == 0)
+            self->delayed_send(self, milliseconds{500}, atom::poke_v);
+        });
+  }
+}
+
+caf::behavior scheduler(self_ptr self, controlapi::leader_link link) {
+  self->state.link = std::move(link);
+  self->send(self, atom::poke_v);
+  return {
+    [=](atom::changed, const store::changes_ptr& ch) {
+      if (ch && matters(*ch))
+        self->send(self, atom::poke_v);
+    },
+    [=](atom::poke) {
+      if (!self->state.queued) {
+        self->state.queued = true;
+        self->send(self, atom::flush_v);
+      }
+    },
+    [=](atom::flush) {
+      self->state.queued = false;
+      run(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_scheduler(caf::actor_system& sys,
+                           controlapi::leader_link link) {
+  return sys.spawn(scheduler, std::move(link));
+}
+
+} // namespace skep::scheduler

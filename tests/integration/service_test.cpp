@@ -1,0 +1,324 @@
+// Services across real skepd processes on loopback, driven by the real skep
+// client, running real processes with the default process runtime: spread,
+// replacement of failed tasks, rescheduling off dead and drained nodes,
+// scaling, global mode, unsatisfiable constraints, removal, and a manager
+// restart in the middle of convergence.
+
+#include "tests/support/swarm_fixture.hpp"
+
+#include <csignal>
+#include <dirent.h>
+#include <fstream>
+#include <set>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace skep {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+/// The task processes running under `root` (their working directory is
+/// their task dir, under a node's data dir): task id -> pid.
+std::map<std::string, pid_t> task_processes(const std::string& root) {
+  std::map<std::string, pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr)
+    return out;
+  while (auto* e = readdir(proc)) {
+    char* end = nullptr;
+    auto pid = static_cast<pid_t>(strtol(e->d_name, &end, 10));
+    if (pid <= 0 || *end != '\0')
+      continue;
+    char cwd[4096];
+    auto link = "/proc/" + std::string{e->d_name} + "/cwd";
+    auto n = readlink(link.c_str(), cwd, sizeof(cwd) - 1);
+    if (n <= 0)
+      continue;
+    std::string dir(cwd, static_cast<size_t>(n));
+    if (dir.rfind(root, 0) != 0)
+      continue;
+    std::ifstream environ("/proc/" + std::string{e->d_name} + "/environ");
+    std::string var;
+    while (std::getline(environ, var, '\0'))
+      if (var.rfind("SKEP_TASK_ID=", 0) == 0)
+        out[var.substr(13)] = pid;
+  }
+  closedir(proc);
+  return out;
+}
+
+class Services : public test::swarm_fixture {
+ protected:
+  ~Services() override {
+    // Task processes outlive a SIGKILLed skepd: none may outlive the test.
+    for (auto& [id, pid] : task_processes(tmp.path()))
+      kill(pid, SIGKILL);
+  }
+
+  /// `service ps --format json --no-trunc` lines.
+  std::vector<json> ps(const std::string& on, const std::string& service) {
+    std::vector<json> out;
+    auto r
+      = skep(on, {"service", "ps", "--no-trunc", "--format", "json", service});
+    if (r.exit_code != 0)
+      return out;
+    std::istringstream lines{r.out};
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty())
+        out.push_back(json::parse(line));
+    return out;
+  }
+
+  /// Tasks meant to run, by node hostname: those whose desired state is
+  /// Running and whose current state starts with `state`.
+  std::map<std::string, int> placed(const std::string& on,
+                                    const std::string& service,
+                                    const std::string& state = "Running") {
+    std::map<std::string, int> out;
+    for (auto& t : ps(on, service))
+      if (t["DesiredState"] == "Running"
+          && t["CurrentState"].get<std::string>().rfind(state, 0) == 0)
+        ++out[t["Node"].get<std::string>()];
+    return out;
+  }
+
+  static int total(const std::map<std::string, int>& m) {
+    int n = 0;
+    for (auto& [k, v] : m)
+      n += v;
+    return n;
+  }
+
+  /// A three-node swarm: manager m1 and workers w1, w2 (heartbeat 500 ms).
+  void three_nodes() {
+    ASSERT_NO_FATAL_FAILURE(init("m1"));
+    ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+    ASSERT_NO_FATAL_FAILURE(join("w2", "m1", "worker"));
+    ASSERT_TRUE(eventually([&] {
+      auto l = node_list("m1");
+      return l.size() == 3 && count(l, "Status", "Ready") == 3;
+    }));
+  }
+
+  void create(std::vector<std::string> args) {
+    args.insert(args.begin(), {"service", "create", "--detach"});
+    auto r = skep("m1", args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+};
+
+TEST_F(Services, SixReplicasSpreadAndFailedTaskIsReplacedInItsSlot) {
+  ASSERT_NO_FATAL_FAILURE(three_nodes());
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "web", "--replicas", "6", "--restart-delay", "100ms",
+            "sleep", "1000"}));
+  std::map<std::string, int> spread;
+  ASSERT_TRUE(eventually([&] {
+    spread = placed("m1", "web");
+    return total(spread) == 6;
+  }))
+    << skep("m1", {"service", "ps", "web"}).out;
+  EXPECT_EQ(spread,
+            (std::map<std::string, int>{{"m1", 2}, {"w1", 2}, {"w2", 2}}));
+  auto ls = skep("m1", {"service", "ls", "--format", "json"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_EQ(json::parse(ls.out)["Replicas"], "6/6") << ls.out;
+  EXPECT_EQ(task_processes(tmp.path()).size(), 6u);
+
+  // Kill the process of slot web.3: a new task runs in slot 3, and the
+  // failed one stays in its history.
+  std::string victim;
+  for (auto& t : ps("m1", "web"))
+    if (t["Name"] == "web.3" && t["DesiredState"] == "Running")
+      victim = t["ID"];
+  ASSERT_FALSE(victim.empty());
+  auto procs = task_processes(tmp.path());
+  ASSERT_EQ(procs.count(victim), 1u);
+  kill(procs[victim], SIGKILL);
+  ASSERT_TRUE(eventually([&] {
+    int running = 0, failed = 0;
+    for (auto& t : ps("m1", "web")) {
+      if (t["Name"] != "web.3")
+        continue;
+      auto state = t["CurrentState"].get<std::string>();
+      if (t["ID"] == victim)
+        failed += state.rfind("Failed", 0) == 0 ? 1 : 0;
+      else if (t["DesiredState"] == "Running")
+        running += state.rfind("Running", 0) == 0 ? 1 : 0;
+    }
+    return failed == 1 && running == 1;
+  }))
+    << skep("m1", {"service", "ps", "web"}).out;
+  EXPECT_EQ(total(placed("m1", "web")), 6);
+  auto table = skep("m1", {"service", "ps", "web"});
+  EXPECT_NE(table.out.find(" \\_ web.3"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("non-zero exit"), std::string::npos) << table.out;
+}
+
+TEST_F(Services, TasksLeaveDeadAndDrainedNodesAndScale) {
+  ASSERT_NO_FATAL_FAILURE(three_nodes());
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "app", "--replicas", "6", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] { return total(placed("m1", "app")) == 6; }));
+
+  // SIGKILL w1's skepd: its tasks run on m1 and w2 once it is Down.
+  nodes["w1"].proc->signal(SIGKILL);
+  nodes["w1"].proc->wait_exit();
+  ASSERT_TRUE(eventually(
+    [&] {
+      auto p = placed("m1", "app");
+      return total(p) == 6 && p.count("w1") == 0;
+    },
+    30s))
+    << skep("m1", {"service", "ps", "app"}).out;
+
+  // Back again, w1 cleans up what its previous run left behind.
+  start("w1");
+  ASSERT_TRUE(eventually([&] {
+    return node_list("m1")["w1"]["Status"] == "Ready"
+           && task_processes(tmp.path() + "/w1").empty();
+  }));
+
+  // Drain w2: everything moves to m1 and w1.
+  ASSERT_EQ(
+    skep("m1", {"node", "update", "--availability", "drain", "w2"}).exit_code,
+    0);
+  ASSERT_TRUE(eventually([&] {
+    auto p = placed("m1", "app");
+    return total(p) == 6 && p.count("w2") == 0
+           && task_processes(tmp.path() + "/w2").empty();
+  }))
+    << skep("m1", {"service", "ps", "app"}).out;
+
+  // Scale 6 -> 2 -> 4.
+  ASSERT_EQ(skep("m1", {"service", "scale", "--detach", "app=2"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] {
+    return total(placed("m1", "app")) == 2
+           && task_processes(tmp.path()).size() == 2;
+  }))
+    << skep("m1", {"service", "ps", "app"}).out;
+  ASSERT_EQ(skep("m1", {"service", "scale", "--detach", "app=4"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] {
+    return total(placed("m1", "app")) == 4
+           && task_processes(tmp.path()).size() == 4;
+  }));
+}
+
+TEST_F(Services, GlobalServiceRunsOnEveryNodeIncludingLateJoiners) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "agent", "--mode", "global", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] {
+    return placed("m1", "agent")
+           == std::map<std::string, int>{{"m1", 1}, {"w1", 1}};
+  }))
+    << skep("m1", {"service", "ps", "agent"}).out;
+  ASSERT_NO_FATAL_FAILURE(join("w2", "m1", "worker"));
+  ASSERT_TRUE(eventually([&] {
+    return placed("m1", "agent")
+           == std::map<std::string, int>{{"m1", 1}, {"w1", 1}, {"w2", 1}};
+  }))
+    << skep("m1", {"service", "ps", "agent"}).out;
+}
+
+TEST_F(Services, UnsatisfiableConstraintKeepsTasksPendingWithTheReason) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "picky", "--replicas", "2", "--constraint",
+            "node.labels.disk==ssd", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] {
+    auto tasks = ps("m1", "picky");
+    int pending = 0;
+    for (auto& t : tasks)
+      pending += t["CurrentState"].get<std::string>().rfind("Pending", 0) == 0
+                     && t["Error"].get<std::string>().find(
+                          "no suitable node (scheduling constraints not "
+                          "satisfied on 1 node")
+                          != std::string::npos
+                   ? 1
+                   : 0;
+    return pending == 2;
+  }))
+    << skep("m1", {"service", "ps", "--no-trunc", "picky"}).out;
+  EXPECT_TRUE(task_processes(tmp.path()).empty());
+  // The label arrives: the tasks run.
+  ASSERT_EQ(
+    skep("m1", {"node", "update", "--label-add", "disk=ssd", "m1"}).exit_code,
+    0);
+  ASSERT_TRUE(eventually([&] { return total(placed("m1", "picky")) == 2; }));
+}
+
+TEST_F(Services, RemovingAServiceStopsEveryProcess) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "gone", "--replicas", "3", "sleep", "1000"}));
+  ASSERT_TRUE(
+    eventually([&] { return task_processes(tmp.path()).size() == 3; }));
+  auto rm = skep("m1", {"service", "rm", "gone"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "gone\n");
+  ASSERT_TRUE(eventually([&] { return task_processes(tmp.path()).empty(); }));
+  auto ls = skep("m1", {"service", "ls", "-q"});
+  EXPECT_EQ(ls.out, "");
+  auto missing = skep("m1", {"service", "ps", "gone"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("service gone not found"), std::string::npos)
+    << missing.err;
+}
+
+TEST_F(Services, ManagerRestartMidConvergenceLosesNothingAndDuplicatesNothing) {
+  ASSERT_NO_FATAL_FAILURE(three_nodes());
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "steady", "--replicas", "9", "sleep", "1000"}));
+  // Kill the only manager as soon as the first task runs.
+  ASSERT_TRUE(
+    eventually([&] { return !task_processes(tmp.path()).empty(); }, 20s));
+  nodes["m1"].proc->signal(SIGKILL);
+  nodes["m1"].proc->wait_exit();
+  start("m1");
+  ASSERT_TRUE(eventually(
+    [&] {
+      return total(placed("m1", "steady")) == 9
+             && task_processes(tmp.path()).size() == 9;
+    },
+    30s))
+    << skep("m1", {"service", "ps", "steady"}).out;
+  // Exactly one running task per slot, and one process per running task.
+  std::set<std::string> slots;
+  auto procs = task_processes(tmp.path());
+  for (auto& t : ps("m1", "steady"))
+    if (t["DesiredState"] == "Running") {
+      EXPECT_TRUE(slots.insert(t["Name"].get<std::string>()).second)
+        << t.dump();
+      EXPECT_EQ(procs.count(t["ID"].get<std::string>()), 1u) << t.dump();
+    }
+  EXPECT_EQ(slots.size(), 9u);
+}
+
+TEST_F(Services, BadServiceInputChangesNothing) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  auto bad = [&](std::vector<std::string> args, const std::string& says) {
+    args.insert(args.begin(), {"service", "create", "--detach"});
+    auto r = skep("m1", args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  };
+  bad({"--name", "x", "--constraint", "node.colour==red", "sleep", "1"},
+      "unknown key");
+  bad({"--name", "x", "--replicas", "-1", "sleep", "1"}, "replicas");
+  bad({"--name", "x", "--restart-delay", "soon", "sleep", "1"},
+      "--restart-delay");
+  bad({"--name", "bad name", "sleep", "1"}, "name");
+  ASSERT_NO_FATAL_FAILURE(create({"--name", "dup", "sleep", "1000"}));
+  bad({"--name", "dup", "sleep", "1"}, "already in use");
+  auto ls = skep("m1", {"service", "ls", "-q"});
+  EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 1) << ls.out;
+}
+
+} // namespace
+} // namespace skep
