@@ -92,6 +92,7 @@ CAF_ADD_ATOM(skep, skep::atom, exited, "exited")
 CAF_ADD_ATOM(skep, skep::atom, reap, "reap")
 CAF_ADD_ATOM(skep, skep::atom, flush, "flush")
 CAF_ADD_ATOM(skep, skep::atom, grace, "grace")
+CAF_ADD_ATOM(skep, skep::atom, snapshot, "snapshot")
 
 // CA: join tokens.
 CAF_ADD_ATOM(skep, skep::atom, tokens, "tokens")

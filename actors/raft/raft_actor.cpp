@@ -25,6 +25,7 @@ struct raft_state {
   raft_outbox outbox;
   apply_sink sink;
   std::chrono::milliseconds tick{50};
+  index_t snapshot_keep_entries = 500;
   /// Proposals by log index, answered when that index commits.
   std::map<index_t, pending_proposal> proposals;
   /// Reads by request id, until leadership is confirmed.
@@ -33,6 +34,8 @@ struct raft_state {
   std::multimap<index_t, caf::typed_response_promise<outcome>> ready_reads;
   uint64_t next_read = 1;
   index_t applied = 0;
+  /// Index of the latest snapshot in storage.
+  index_t snapshot_index = 0;
   std::string who;
 
   raft_state() = default;
@@ -70,8 +73,10 @@ void drain(raft_self self) {
   try {
     while (st.member->has_ready()) {
       auto rd = st.member->take_ready();
-      if (rd.snapshot)
+      if (rd.snapshot) {
         st.storage->save_snapshot(*rd.snapshot);
+        st.snapshot_index = rd.snapshot->meta.index;
+      }
       st.storage->append(rd.entries);
       if (rd.state)
         st.storage->save_hard_state(*rd.state);
@@ -132,6 +137,59 @@ void drain(raft_self self) {
   }
 }
 
+/// Stores `data` as the snapshot at `index`, compacts the log keeping a tail
+/// and syncs. Nothing changes when the index is refused.
+outcome take_snapshot(raft_self self, index_t index, bytes data) {
+  auto& st = self->state;
+  auto& m = *st.member;
+  auto refuse = [&](std::string why) {
+    return outcome{false, 0, 0,
+                   fmt::format("cannot snapshot at index {}: {}", index, why)};
+  };
+  if (index > m.applied_index())
+    return refuse(fmt::format("this member has applied only up to index {}; "
+                              "snapshot an applied index",
+                              m.applied_index()));
+  try {
+    auto current = st.storage->snapshot_metadata().index;
+    if (index < current)
+      return refuse(fmt::format("the log is already compacted up to the "
+                                "snapshot at index {}; snapshot a later index",
+                                current));
+    if (index == current)
+      return done(index); // already stored
+    auto snap = m.make_snapshot(index, std::move(data));
+    if (!snap)
+      return refuse(snap.err().message);
+    st.storage->save_snapshot(*snap);
+    st.snapshot_index = index;
+    compact_keeping_tail(*st.storage, st.snapshot_keep_entries);
+    st.storage->sync();
+    log::info(st.who, "snapshot at index {}; the log now starts at {}", index,
+              st.storage->first_index());
+  } catch (const storage_failure& e) {
+    log::error(st.who, "stopping: {}", e.what());
+    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+    return outcome{false, 0, 0, "the raft member stopped"};
+  }
+  return done(index);
+}
+
+/// Hands the storage's snapshot to the sink when the state machine has not
+/// applied its index yet; returns the index the state machine is at then.
+index_t restore_stored_snapshot(raft_self self, index_t applied) {
+  auto& st = self->state;
+  auto meta = st.storage->snapshot_metadata();
+  auto index = meta.index;
+  if (index <= applied)
+    return applied;
+  auto data = st.storage->snapshot_chunk(0, st.storage->snapshot_size());
+  // Sent before any entry, so the sink restores first.
+  self->send(st.sink, atom::restore_v,
+             snapshot{std::move(meta), std::move(data)});
+  return index;
+}
+
 template <class F>
 outcome request_change(raft_self self, F&& change) {
   auto result = change(*self->state.member);
@@ -150,9 +208,13 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
   st.outbox = std::move(outbox);
   st.sink = std::move(sink);
   st.tick = cfg.tick;
-  st.applied = cfg.core.applied;
+  st.snapshot_keep_entries = cfg.snapshot_keep_entries;
   try {
+    // The core hands out committed entries after core.applied only.
+    cfg.core.applied = restore_stored_snapshot(self, cfg.core.applied);
     st.member = std::make_unique<core>(cfg.core, *st.storage);
+    st.applied = st.member->applied_index();
+    st.snapshot_index = st.storage->snapshot_metadata().index;
   } catch (const storage_failure& e) {
     log::error(st.who, "cannot start: {}", e.what());
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
@@ -227,6 +289,8 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       out.last_index = m.last_index();
       out.config = m.configuration();
       out.chain_fault = m.chain_fault().value_or("");
+      out.first_index = self->state.storage->first_index();
+      out.snapshot_index = self->state.snapshot_index;
       return out;
     },
     [self](atom::verify) -> outcome {
@@ -236,6 +300,9 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       log::error(self->state.who, "log hash chain is broken: {}",
                  report.reason);
       return outcome{false, report.first_bad_index, 0, report.reason};
+    },
+    [self](atom::snapshot, index_t index, bytes& data) {
+      return take_snapshot(self, index, std::move(data));
     },
     [self](atom::tick) {
       self->state.member->tick();

@@ -34,7 +34,9 @@ struct status {
   index_t applied = 0;
   index_t last_index = 0;
   configuration config;
-  std::string chain_fault; ///< empty when the hash chain is intact
+  std::string chain_fault;    ///< empty when the hash chain is intact
+  index_t first_index = 0;    ///< first entry still in the log
+  index_t snapshot_index = 0; ///< index of the latest stored snapshot
 };
 
 /// Where a member's outgoing Raft messages go: the transport (across nodes)
@@ -42,7 +44,8 @@ struct status {
 using raft_outbox = caf::typed_actor<caf::reacts_to<message>>;
 
 /// Where committed entries go, in index order: the replicated state machine.
-/// A snapshot replaces the whole state.
+/// A snapshot replaces the whole state; the entries handed after it follow
+/// its index.
 using apply_sink
   = caf::typed_actor<caf::reacts_to<atom::apply, std::vector<entry>>,
                      caf::reacts_to<atom::restore, snapshot>>;
@@ -58,6 +61,16 @@ using apply_sink
 /// - add/promote/remove, transfer: membership and leadership changes.
 /// - verify: re-checks the whole stored hash chain now; fails naming the
 ///   first bad index (the member then refuses to vote or lead).
+/// - snapshot(index, data): `data` is the state machine's state after
+///   applying `index`. Stores it as this member's snapshot, compacts the log
+///   up to it but keeps the last snapshot_keep_entries entries before it (for
+///   slow followers), syncs, and replies ok with `index`. Fails, changing
+///   nothing, when `index` is not applied yet or is older than the stored
+///   snapshot; a snapshot at the stored snapshot's index is a no-op (ok).
+///   Any member may snapshot, leader or not.
+///
+/// On start, when the storage holds a snapshot past core.applied, the member
+/// first sends the sink `restore` with it, then applies only later entries.
 using raft_actor = caf::typed_actor<
   caf::reacts_to<message>, caf::replies_to<atom::propose, bytes>::with<outcome>,
   caf::replies_to<atom::read>::with<outcome>,
@@ -66,13 +79,18 @@ using raft_actor = caf::typed_actor<
   caf::replies_to<atom::remove, node_id>::with<outcome>,
   caf::replies_to<atom::transfer, node_id>::with<outcome>,
   caf::replies_to<atom::status>::with<status>,
-  caf::replies_to<atom::verify>::with<outcome>, caf::reacts_to<atom::tick>>;
+  caf::replies_to<atom::verify>::with<outcome>,
+  caf::replies_to<atom::snapshot, index_t, bytes>::with<outcome>,
+  caf::reacts_to<atom::tick>>;
 
 /// How a member runs.
 struct raft_actor_config {
   core_config core;
   /// Wall time of one core tick; elections take core.election_ticks of them.
   std::chrono::milliseconds tick{50};
+  /// Entries kept before a snapshot's index when compacting, so followers
+  /// that lag by fewer than this catch up from the log, not a snapshot.
+  index_t snapshot_keep_entries = 500;
 };
 
 /// Spawns a member over `storage` (which it owns from then on), sending to
