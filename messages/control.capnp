@@ -27,6 +27,7 @@ struct Request {
     serviceUpdate @15 :ServiceUpdate;      # replace a service's spec
     serviceRemove @16 :NodeNames;          # remove services (their tasks stop)
     taskList @17 :TaskFilter;              # tasks, for service ps and node ps
+    serviceLogs @18 :LogsRequest;          # output of a service's or a task's tasks
   }
 }
 
@@ -37,6 +38,7 @@ struct SwarmInit {
   certExpiryNanos @3 :Int64;            # 0: the default (90 days)
   forceNewCluster @4 :Bool;             # recover a manager whose quorum is lost
   autolock @5 :Bool;                    # not supported yet: refused
+  snapshotInterval @6 :UInt64;          # Raft entries between store snapshots; 0: the default (10000)
 }
 
 struct SwarmJoin {
@@ -58,6 +60,7 @@ struct SwarmUpdate {
   taskHistoryLimit @0 :Int64 = -1;     # -1: unchanged
   dispatcherHeartbeatNanos @1 :Int64;  # 0: unchanged
   certExpiryNanos @2 :Int64;           # 0: unchanged
+  snapshotInterval @3 :UInt64;         # 0: unchanged
 }
 
 struct NodeNames {
@@ -95,6 +98,7 @@ struct Reply {
     services @8 :List(ServiceView);  # answer to serviceList and serviceInspect
     tasks @9 :List(TaskView);        # answer to taskList
     created @10 :Text;               # the id of what serviceCreate created
+    logs @11 :List(TaskOutput);      # answer to serviceLogs
   }
 }
 
@@ -217,4 +221,26 @@ struct TaskView {
   task @0 :Store.Task;      # the task as stored
   serviceName @1 :Text;     # empty when the service was removed
   nodeHostname @2 :Text;    # empty while unassigned
+}
+
+struct LogsRequest {
+  name @0 :Text;               # a service (id, prefix or name) or a task (id or prefix)
+  tailLines @1 :Int64 = -1;    # the last N lines of each task; -1: everything
+  follow @2 :List(LogCursor);  # follow mode: where each task's output was read up to
+}
+
+struct LogCursor {
+  taskId @0 :Text;
+  offset @1 :UInt64;  # bytes of the task's output already shown
+}
+
+struct TaskOutput {
+  taskId @0 :Text;
+  serviceName @1 :Text;
+  slot @2 :UInt64;         # 0 for global services
+  nodeId @3 :Text;
+  nodeHostname @4 :Text;
+  output @5 :Data;         # as the task wrote it
+  endOffset @6 :UInt64;    # the cursor for the next follow request
+  error @7 :Text;          # why the output could not be read (node down...)
 }

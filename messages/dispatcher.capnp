@@ -54,3 +54,21 @@ struct TaskStatusReply {
   accepted @0 :Bool;  # false: not the leader; send to `leader`
   leader @1 :Text;    # the node id of the Raft leader, if known
 }
+
+# A manager asks a node for the output of some of its tasks (`service logs`).
+struct TaskLogsRequest {
+  taskIds @0 :List(Text);     # tasks that ran on the node, at most 1,000
+  tailLines @1 :Int64 = -1;   # the last N lines of each; -1: from the start (or fromOffsets)
+  fromOffsets @2 :List(UInt64);  # empty, or per task: the byte offset to read from (follow mode)
+}
+
+struct TaskLog {
+  taskId @0 :Text;
+  output @1 :Data;       # stdout and stderr as written, at most 1 MiB per reply
+  endOffset @2 :UInt64;  # where the output read ends; the next fromOffset
+  error @3 :Text;        # why there is no output, e.g. the runtime keeps none
+}
+
+struct TaskLogsReply {
+  logs @0 :List(TaskLog);  # one per task asked for, same order
+}

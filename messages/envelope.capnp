@@ -33,6 +33,8 @@ struct Envelope {
     assignments @15 :Dispatcher.Assignments;      # tasks a node should run
     taskStatus @16 :Dispatcher.TaskStatusReport;  # a node reports its tasks
     taskStatusReply @17 :Dispatcher.TaskStatusReply;
+    taskLogs @18 :Dispatcher.TaskLogsRequest;      # a manager asks for task output
+    taskLogsReply @19 :Dispatcher.TaskLogsReply;   # the node answers
   }
 
   enum Kind {

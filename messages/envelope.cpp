@@ -127,6 +127,8 @@ result<void> check_envelope(const envelope& env) {
   case schema::Envelope::Body::ASSIGNMENTS:
   case schema::Envelope::Body::TASK_STATUS:
   case schema::Envelope::Body::TASK_STATUS_REPLY:
+  case schema::Envelope::Body::TASK_LOGS:
+  case schema::Envelope::Body::TASK_LOGS_REPLY:
     return {};
   }
   return fail(errc::unsupported,

@@ -7,7 +7,10 @@
 #include "actors/transport/transport_actor.hpp"
 #include "messages/dispatcher.capnp.h"
 
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -340,6 +343,94 @@ void reap(self_ptr self) {
   self->delayed_send(self, milliseconds{50}, atom::reap_v);
 }
 
+/// Most output sent for one task in one reply.
+constexpr size_t max_log_bytes = 1 << 20;
+
+struct log_read {
+  std::string output;
+  uint64_t end = 0;
+  std::string error;
+};
+
+/// Reads a task's output file: the last `tail` lines (tail < 0: from
+/// `from`), at most max_log_bytes.
+log_read read_log(const std::filesystem::path& path, int64_t tail,
+                  std::optional<uint64_t> from) {
+  log_read out;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    out.error = "no output kept for this task";
+    return out;
+  }
+  std::ifstream in(path, std::ios::binary);
+  uint64_t start = 0;
+  if (from) {
+    start = std::min<uint64_t>(*from, size);
+  } else if (tail >= 0) {
+    // Find where the last `tail` lines begin, within the last max_log_bytes.
+    start = size > max_log_bytes ? size - max_log_bytes : 0;
+    std::string window(size - start, '\0');
+    in.seekg(static_cast<std::streamoff>(start));
+    in.read(window.data(), static_cast<std::streamsize>(window.size()));
+    // The suffix after the tail-th newline from the end (the last line's
+    // own newline does not count).
+    size_t scan = window.size();
+    if (scan > 0 && window[scan - 1] == '\n')
+      --scan;
+    size_t pos = tail == 0 ? window.size() : 0;
+    int64_t found = 0;
+    for (; tail > 0 && scan > 0; --scan)
+      if (window[scan - 1] == '\n' && ++found == tail) {
+        pos = scan;
+        break;
+      }
+    out.output = window.substr(pos);
+    out.end = size;
+    return out;
+  } else if (size > max_log_bytes) {
+    start = size - max_log_bytes;
+  }
+  auto count = std::min<uint64_t>(size - start, max_log_bytes);
+  out.output.resize(count);
+  in.seekg(static_cast<std::streamoff>(start));
+  in.read(out.output.data(), static_cast<std::streamsize>(count));
+  out.end = start + count;
+  return out;
+}
+
+/// Answers a manager's TaskLogsRequest from the runtime's log files.
+envelope on_task_logs(self_ptr self, const transport::inbound& in) {
+  auto req = in.env.root().getBody().getTaskLogs();
+  auto ids = req.getTaskIds();
+  auto offsets = req.getFromOffsets();
+  if (in.from.role != ca::node_role::manager || ids.size() > 1000)
+    return make_error_envelope(
+      0, failure{errc::permission_denied, "task logs: refused"});
+  return make_envelope(
+    schema::Envelope::Kind::REPLY, 0, {}, {}, [&](auto body) {
+      auto logs = body.initTaskLogsReply().initLogs(ids.size());
+      for (unsigned i = 0; i < ids.size(); ++i) {
+        std::string id = ids[i].cStr();
+        logs[i].setTaskId(id);
+        if (!self->state.cfg.runtime || !runtime::is_valid_task_id(id)) {
+          logs[i].setError("this node keeps no output for that task");
+          continue;
+        }
+        std::optional<uint64_t> from;
+        if (offsets.size() == ids.size())
+          from = offsets[i];
+        auto read = read_log(self->state.cfg.runtime->log_path(id),
+                             req.getTailLines(), from);
+        logs[i].setOutput(
+          kj::arrayPtr(reinterpret_cast<const capnp::byte*>(read.output.data()),
+                       read.output.size()));
+        logs[i].setEndOffset(read.end);
+        logs[i].setError(read.error);
+      }
+    });
+}
+
 /// Kills what a previous run of this node left running.
 void clean_up_previous_run(self_ptr self) {
   auto& rt = *self->state.cfg.runtime;
@@ -355,6 +446,16 @@ void clean_up_previous_run(self_ptr self) {
 
 caf::behavior agent(self_ptr self, agent_config cfg) {
   self->state.cfg = std::move(cfg);
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log::error(who, "stopping on an unexpected failure: {}", x.what());
+    } catch (...) {
+      log::error(who, "stopping on an unexpected failure");
+    }
+    return caf::make_error(caf::sec::runtime_error);
+  });
   dial_managers(self);
   self->send(self->state.cfg.transport, atom::route_v, std::string{"agent"},
              caf::actor_cast<caf::actor>(self));
@@ -371,10 +472,17 @@ caf::behavior agent(self_ptr self, agent_config cfg) {
       self->state.unreported[id] = s;
       flush_reports(self);
     },
-    [=](const transport::inbound& in) {
-      if (in.env.root().getBody().which()
-          == schema::Envelope::Body::ASSIGNMENTS)
+    [=](const transport::inbound& in) -> caf::result<envelope> {
+      switch (in.env.root().getBody().which()) {
+      case schema::Envelope::Body::ASSIGNMENTS:
         on_assignments(self, in);
+        return caf::delegated<envelope>{}; // one-way: no reply
+      case schema::Envelope::Body::TASK_LOGS:
+        return on_task_logs(self, in);
+      default:
+        return make_error_envelope(
+          0, failure{errc::unsupported, "the agent does not handle this"});
+      }
     },
   };
 }

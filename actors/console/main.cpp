@@ -2,6 +2,7 @@
 
 #include "actors/console/control_client.hpp"
 #include "actors/console/info_format.hpp"
+#include "actors/console/logs_cmd.hpp"
 #include "actors/console/service_cmd.hpp"
 #include "actors/console/swarm_format.hpp"
 #include "config/units.hpp"
@@ -178,6 +179,11 @@ int main(int argc, char** argv) {
     ->add_option("--cert-expiry", init_expiry,
                  "Node certificate lifetime (default 2160h)")
     ->type_name("DUR");
+  uint64_t init_snapshot = 0, update_snapshot = 0;
+  init
+    ->add_option("--snapshot-interval", init_snapshot,
+                 "Raft entries between store snapshots (default 10000)")
+    ->check(CLI::PositiveNumber);
   init->add_flag("--autolock", init_autolock,
                  "Encrypt the Raft log at rest "
                  "(not supported yet)");
@@ -218,6 +224,10 @@ int main(int argc, char** argv) {
   update
     ->add_option("--cert-expiry", update_expiry, "Node certificate lifetime")
     ->type_name("DUR");
+  update
+    ->add_option("--snapshot-interval", update_snapshot,
+                 "Raft entries between store snapshots")
+    ->check(CLI::PositiveNumber);
 
   // ---- node ----
   auto* node = app.add_subcommand("node", "Manage swarm nodes");
@@ -262,6 +272,7 @@ int main(int argc, char** argv) {
     ->required();
 
   auto services = console::add_service_commands(app, *node, host);
+  auto logs = console::add_logs_command(*app.get_subcommand("service"), host);
 
   try {
     app.parse(argc, argv);
@@ -284,6 +295,8 @@ int main(int argc, char** argv) {
     return run_info(host, info_format);
   if (auto rc = services.run(); rc)
     return *rc;
+  if (auto rc = logs.run(); rc)
+    return *rc;
   using which = schema::control::Reply;
   if (init->parsed()) {
     auto heartbeat = duration_flag("--dispatcher-heartbeat", init_heartbeat);
@@ -302,6 +315,7 @@ int main(int argc, char** argv) {
         r.setCertExpiryNanos(*expiry);
         r.setAutolock(init_autolock);
         r.setForceNewCluster(init_force);
+        r.setSnapshotInterval(init_snapshot);
       },
       [](auto reply) {
         std::cout << console::format_swarm_init(reply.getSwarmInit());
@@ -376,6 +390,7 @@ int main(int argc, char** argv) {
         u.setTaskHistoryLimit(update_history);
         u.setDispatcherHeartbeatNanos(*heartbeat);
         u.setCertExpiryNanos(*expiry);
+        u.setSnapshotInterval(update_snapshot);
       },
       [](auto) { std::cout << "Swarm updated.\n"; });
   }

@@ -140,6 +140,7 @@ caf::result<control_reply> swarm_init(supervisor_self self,
   opts.task_history_limit = r.getTaskHistoryLimit();
   opts.dispatcher_heartbeat_nanos = r.getDispatcherHeartbeatNanos();
   opts.cert_expiry_nanos = r.getCertExpiryNanos();
+  opts.snapshot_interval = r.getSnapshotInterval();
   auto seed = seed_swarm(st.node, *st.identity, opts);
   if (!seed)
     return make_error_reply(seed.error());

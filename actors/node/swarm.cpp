@@ -83,6 +83,8 @@ result<swarm_seed> seed_swarm(const node_state& node,
     spec.dispatcher_heartbeat = nanoseconds{opts.dispatcher_heartbeat_nanos};
   if (opts.cert_expiry_nanos > 0)
     spec.cert_expiry = nanoseconds{opts.cert_expiry_nanos};
+  if (opts.snapshot_interval > 0)
+    spec.snapshot_interval = opts.snapshot_interval;
   if (spec.cert_expiry < minutes{1})
     return fail(errc::invalid_argument, "--cert-expiry must be at least 1m");
   if (spec.dispatcher_heartbeat < milliseconds{100})

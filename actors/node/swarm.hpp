@@ -55,6 +55,7 @@ struct init_options {
   int64_t task_history_limit = -1;
   int64_t dispatcher_heartbeat_nanos = 0;
   int64_t cert_expiry_nanos = 0;
+  uint64_t snapshot_interval = 0; ///< 0: the default
 };
 
 result<swarm_seed> seed_swarm(const node_state& node,

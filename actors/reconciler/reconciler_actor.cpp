@@ -7,10 +7,12 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <fmt/format.h>
 
 namespace skep::reconciler {
 
@@ -26,6 +28,7 @@ struct reconciler_state {
   bool again = false;   ///< poked while it was
   int64_t wake_at = 0;  ///< a wake-up already asked for, unix nanos
   bool queued = false;  ///< a run is in the mailbox: later pokes join it
+  std::set<std::string> waits; ///< reasons not to act, as last logged
   static inline const char* name = "reconciler";
 };
 
@@ -83,11 +86,24 @@ void run(self_ptr self) {
   }
   auto d = st.link.db->read(
     [&](const store::store& db) { return decide(db, st.service_id); });
-  for (const auto& why : d.what.decisions)
-    log::info("reconciler", "service {}: {} task {} slot {}{}{}: {}",
-              d.service_name.empty() ? st.service_id : d.service_name,
-              why.action, why.task_id, why.slot,
-              why.node_id.empty() ? "" : " on node ", why.node_id, why.reason);
+  // Actions are logged each time; the reasons for not acting (waiting, a
+  // paused update, a restart limit) only when they change, as they repeat
+  // on every run until the service moves on.
+  std::set<std::string> waits;
+  for (const auto& why : d.what.decisions) {
+    auto line = fmt::format(
+      "service {}: {} task {} slot {}{}{}: {}",
+      d.service_name.empty() ? st.service_id : d.service_name, why.action,
+      why.task_id, why.slot, why.node_id.empty() ? "" : " on node ",
+      why.node_id, why.reason);
+    bool acts = why.action == "create" || why.action == "shutdown"
+                || why.action == "remove";
+    if (acts)
+      log::info("reconciler", "{}", line);
+    else if (waits.insert(line).second && st.waits.count(line) == 0)
+      log::info("reconciler", "{}", line);
+  }
+  st.waits = std::move(waits);
   if (d.what.wake_at_nanos)
     schedule_wake(self, *d.what.wake_at_nanos);
   if (d.finished) {

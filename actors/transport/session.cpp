@@ -27,6 +27,7 @@ bool workers_may_send(body_kind body) {
   case body_kind::CERTIFICATE_REQUEST:
   case body_kind::HEARTBEAT:
   case body_kind::TASK_STATUS:
+  case body_kind::TASK_LOGS_REPLY:
     return true;
   case body_kind::CONTROL_REQUEST:
   case body_kind::CONTROL_REPLY:
@@ -35,6 +36,7 @@ bool workers_may_send(body_kind body) {
   case body_kind::HEARTBEAT_REPLY:
   case body_kind::ASSIGNMENTS:
   case body_kind::TASK_STATUS_REPLY:
+  case body_kind::TASK_LOGS:
     return false;
   }
   return false; // unknown bodies never get this far (check_envelope)

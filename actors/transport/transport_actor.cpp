@@ -684,7 +684,7 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
       if (node == st.cfg.node_id) {
         if (auto route = st.routes.find(text_of(root.getTarget().getName()));
             route != st.routes.end())
-          self->send(route->second, inbound{stamped, local_peer(self)});
+          caf::anon_send(route->second, inbound{stamped, local_peer(self)});
         return;
       }
       if (auto sent = dispatch(self, node, stamped); !sent)

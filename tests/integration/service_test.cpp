@@ -320,5 +320,77 @@ TEST_F(Services, BadServiceInputChangesNothing) {
   EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 1) << ls.out;
 }
 
+
+TEST_F(Services, ManagerRestoresItsStoreFromARaftSnapshot) {
+  start("m1");
+  auto r = skep("m1", {"swarm", "init", "--snapshot-interval", "10"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "snap", "--replicas", "3", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] { return total(placed("m1", "snap")) == 3; }));
+  // Enough entries for a snapshot and a compacted log.
+  for (auto n : {"4", "5", "3"})
+    ASSERT_EQ(skep("m1", {"service", "scale", "-d", std::string{"snap="} + n})
+                .exit_code,
+              0);
+  ASSERT_TRUE(eventually([&] {
+    return total(placed("m1", "snap")) == 3
+           && task_processes(tmp.path()).size() == 3;
+  }));
+  ASSERT_TRUE(nodes["m1"].proc->wait_for_output("store snapshot at index"))
+    << nodes["m1"].proc->output();
+  std::set<std::string> before;
+  for (auto& t : ps("m1", "snap"))
+    before.insert(t["ID"].get<std::string>());
+
+  nodes["m1"].proc->signal(SIGKILL);
+  nodes["m1"].proc->wait_exit();
+  start("m1");
+  // The tasks come back from the snapshot and the entries after it: the
+  // same ids, and the running ones run again (the restarted node cleaned up
+  // its previous processes and the reconciler replaced them).
+  ASSERT_TRUE(eventually(
+    [&] {
+      return total(placed("m1", "snap")) == 3
+             && task_processes(tmp.path()).size() == 3;
+    },
+    30s))
+    << skep("m1", {"service", "ps", "snap"}).out;
+  std::set<std::string> after;
+  for (auto& t : ps("m1", "snap"))
+    after.insert(t["ID"].get<std::string>());
+  for (const auto& id : before)
+    EXPECT_EQ(after.count(id), 1u) << id << " was lost";
+}
+
+TEST_F(Services, LogsShowEachTaskOutputWithItsPrefix) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "talk", "--replicas", "2", "sh", "-c",
+            "echo hello from $SKEP_TASK_SLOT; echo oops >&2; sleep 1000"}));
+  std::string out;
+  ASSERT_TRUE(eventually([&] {
+    auto r = skep("m1", {"service", "logs", "talk"});
+    out = r.out;
+    return r.exit_code == 0
+           && out.find("hello from 1") != std::string::npos
+           && out.find("hello from 2") != std::string::npos;
+  }))
+    << out;
+  EXPECT_NE(out.find("talk.1."), std::string::npos) << out;
+  EXPECT_NE(out.find(" | oops"), std::string::npos) << out;
+  // Both nodes answered: one task runs on each.
+  EXPECT_NE(out.find("@m1"), std::string::npos) << out;
+  EXPECT_NE(out.find("@w1"), std::string::npos) << out;
+  auto tail = skep("m1", {"service", "logs", "--tail", "1", "talk"});
+  EXPECT_EQ(std::count(tail.out.begin(), tail.out.end(), '\n'), 2) << tail.out;
+  auto missing = skep("m1", {"service", "logs", "nosuch"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no such service or task: nosuch"),
+            std::string::npos)
+    << missing.err;
+}
+
 } // namespace
 } // namespace skep
