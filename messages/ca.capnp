@@ -33,6 +33,8 @@ struct CertificateRequest {
     hostname @0 :Text;       # for the operator's node list
     advertiseAddr @1 :Text;  # HOST:PORT where other nodes reach it
   engineVersion @2 :Text;  # the Skep release the node runs
+  nanoCpus @3 :Int64;      # CPUs the node offers tasks, in billionths; 0: unknown
+  memoryBytes @4 :Int64;   # memory the node offers tasks; 0: unknown
 }
 
 struct CertificateReply {

@@ -65,6 +65,8 @@ struct Node {
   createdAtNanos @10 :Int64;      # unix nanoseconds when it joined; fixed at creation
   updatedAtNanos @11 :Int64;      # unix nanoseconds of the last change, proposer's clock
   version @12 :UInt64;            # Raft index that last changed it; set by the store, ignored in actions
+  nanoCpus @13 :Int64;            # CPUs it offers tasks, in billionths (reservations); 0: unknown, no limit
+  memoryBytes @14 :Int64;         # memory it offers tasks (reservations); 0: unknown, no limit
 }
 
 struct UpdateCluster {

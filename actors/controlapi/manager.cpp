@@ -866,6 +866,8 @@ caf::result<envelope> on_certificate_request(self_ptr self,
     return rp;
   }
   node.engine_version = text_of(request.getEngineVersion());
+  node.capacity.nano_cpus = std::max<int64_t>(request.getNanoCpus(), 0);
+  node.capacity.memory_bytes = std::max<int64_t>(request.getMemoryBytes(), 0);
   node.public_key = in.from.node_key;
   node.created_at_nanos = node.updated_at_nanos = now_nanos();
   node.status = store::node_status::unknown;

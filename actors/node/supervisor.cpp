@@ -208,6 +208,8 @@ caf::result<control_reply> swarm_join(supervisor_self self,
   jr.hostname = st.node.config.hostname;
   jr.advertise_addr = advertise;
   jr.engine_version = build_info::version;
+  jr.nano_cpus = int64_t{st.node.host.cpus} * 1'000'000'000;
+  jr.memory_bytes = static_cast<int64_t>(st.node.host.memory_bytes);
   auto identity = st.identity;
   auto rp = self->make_response_promise<control_reply>();
   auto me = caf::actor_cast<caf::actor>(self);

@@ -113,6 +113,8 @@ result<swarm_seed> seed_swarm(const node_state& node,
   self.addr = advertise;
   self.status = store::node_status::ready;
   self.engine_version = build_info::version;
+  self.capacity.nano_cpus = int64_t{node.host.cpus} * 1'000'000'000;
+  self.capacity.memory_bytes = static_cast<int64_t>(node.host.memory_bytes);
   self.public_key = identity.public_part;
   self.created_at_nanos = self.updated_at_nanos = cluster.created_at_nanos;
 

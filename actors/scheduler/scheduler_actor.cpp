@@ -54,7 +54,7 @@ bool matters(const store::changes& ch) {
 std::vector<store::action> decide(const store::store& db) {
   placer p;
   for (const auto* n : db.nodes())
-    p.set_node(*n);
+    p.set_node(*n, n->capacity);
   std::vector<const store::task_object*> pending;
   for (const auto* t : db.tasks()) {
     if (store::is_terminal(t->status.state))
@@ -112,9 +112,14 @@ void run(self_ptr self) {
         [=](const controlapi::write_verdict& v) {
           auto& st = self->state;
           --st.in_flight;
-          if (!v.ok)
+          if (!v.ok) {
             log::warn(who, "assignments refused: {}", v.error);
-          if (st.in_flight == 0 && st.again) {
+            st.again = true; // decide again, a little later
+          }
+          if (st.in_flight == 0 && st.again && !v.ok) {
+            st.again = false;
+            self->delayed_send(self, milliseconds{500}, atom::poke_v);
+          } else if (st.in_flight == 0 && st.again) {
             st.again = false;
             self->send(self, atom::poke_v);
           }

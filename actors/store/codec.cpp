@@ -472,6 +472,8 @@ void to_schema(const node_object& node, sc::Node::Builder out) {
   out.setPublicKey(data_of(node.public_key));
   out.setCreatedAtNanos(node.created_at_nanos);
   out.setUpdatedAtNanos(node.updated_at_nanos);
+  out.setNanoCpus(node.capacity.nano_cpus);
+  out.setMemoryBytes(node.capacity.memory_bytes);
   out.setVersion(node.version);
 }
 
@@ -547,6 +549,10 @@ result<node_object> from_schema(sc::Node::Reader in) {
   out.created_at_nanos = in.getCreatedAtNanos();
   out.updated_at_nanos = in.getUpdatedAtNanos();
   out.version = in.getVersion();
+  out.capacity.nano_cpus = in.getNanoCpus();
+  out.capacity.memory_bytes = in.getMemoryBytes();
+  if (out.capacity.nano_cpus < 0 || out.capacity.memory_bytes < 0)
+    return in_node(invalid("the capacity is negative"));
   return out;
 }
 

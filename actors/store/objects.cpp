@@ -50,7 +50,8 @@ bool operator==(const node_object& x, const node_object& y) {
          && x.status == y.status && x.status_message == y.status_message
          && x.engine_version == y.engine_version && x.public_key == y.public_key
          && x.created_at_nanos == y.created_at_nanos
-         && x.updated_at_nanos == y.updated_at_nanos && x.version == y.version;
+         && x.updated_at_nanos == y.updated_at_nanos && x.version == y.version
+         && x.capacity == y.capacity;
 }
 
 const char* to_string(service_mode value) noexcept {

@@ -55,6 +55,12 @@ struct cluster_object {
   uint64_t version = 0;
 };
 
+/// CPU in billionths of a core, memory in bytes; 0 means none.
+struct resources {
+  int64_t nano_cpus = 0;
+  int64_t memory_bytes = 0;
+};
+
 /// A member of the swarm, manager or worker.
 struct node_object {
   /// Fixed at creation; non-empty, see store.hpp for the characters allowed.
@@ -77,6 +83,8 @@ struct node_object {
   int64_t updated_at_nanos = 0;
   /// The Raft index that last changed the node; set by the store.
   uint64_t version = 0;
+  /// What tasks may reserve on it in total; 0 in a field: unknown, no limit.
+  resources capacity;
 };
 
 /// How a service places its tasks (messages/store.capnp ServiceMode).
@@ -129,12 +137,6 @@ struct port_config {
   uint16_t published = 0;       ///< 0: none (task-only)
   uint16_t target = 0;          ///< > 0
   std::string protocol = "tcp"; ///< "tcp" or "udp"
-};
-
-/// CPU in billionths of a core, memory in bytes; 0 means none.
-struct resources {
-  int64_t nano_cpus = 0;
-  int64_t memory_bytes = 0;
 };
 
 /// When and how often failed tasks are replaced (Swarm's defaults).

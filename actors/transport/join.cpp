@@ -122,6 +122,8 @@ result<joined> join_swarm(const join_request& req) {
       cr.setHostname(req.hostname);
       cr.setAdvertiseAddr(req.advertise_addr);
       cr.setEngineVersion(req.engine_version);
+      cr.setNanoCpus(req.nano_cpus);
+      cr.setMemoryBytes(req.memory_bytes);
     });
   auto sealed = link.seal(request);
   if (!sealed)

@@ -22,6 +22,8 @@ struct join_request {
   std::string hostname;
   std::string advertise_addr; ///< HOST:PORT where others reach the node
   std::string engine_version; ///< the Skep release this node runs
+  int64_t nano_cpus = 0;      ///< what the node offers tasks; 0: unknown
+  int64_t memory_bytes = 0;
   std::chrono::milliseconds timeout{10000}; ///< for the whole exchange
 };
 

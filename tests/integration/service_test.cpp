@@ -320,7 +320,6 @@ TEST_F(Services, BadServiceInputChangesNothing) {
   EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 1) << ls.out;
 }
 
-
 TEST_F(Services, ManagerRestoresItsStoreFromARaftSnapshot) {
   start("m1");
   auto r = skep("m1", {"swarm", "init", "--snapshot-interval", "10"});
@@ -373,8 +372,7 @@ TEST_F(Services, LogsShowEachTaskOutputWithItsPrefix) {
   ASSERT_TRUE(eventually([&] {
     auto r = skep("m1", {"service", "logs", "talk"});
     out = r.out;
-    return r.exit_code == 0
-           && out.find("hello from 1") != std::string::npos
+    return r.exit_code == 0 && out.find("hello from 1") != std::string::npos
            && out.find("hello from 2") != std::string::npos;
   }))
     << out;
@@ -390,6 +388,24 @@ TEST_F(Services, LogsShowEachTaskOutputWithItsPrefix) {
   EXPECT_NE(missing.err.find("no such service or task: nosuch"),
             std::string::npos)
     << missing.err;
+}
+
+TEST_F(Services, ReservationsNoNodeCanMeetKeepTasksPending) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "hungry", "--reserve-cpu", "4096", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] {
+    auto tasks = ps("m1", "hungry");
+    return tasks.size() == 1
+           && tasks[0]["Error"].get<std::string>().find(
+                "insufficient resources on 1 node")
+                != std::string::npos;
+  }))
+    << skep("m1", {"service", "ps", "--no-trunc", "hungry"}).out;
+  // A reservation that fits runs.
+  ASSERT_NO_FATAL_FAILURE(create({"--name", "modest", "--reserve-cpu", "0.1",
+                                  "--reserve-memory", "16M", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] { return total(placed("m1", "modest")) == 1; }));
 }
 
 } // namespace
