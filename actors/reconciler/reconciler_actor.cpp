@@ -24,11 +24,16 @@ struct reconciler_state {
   controlapi::leader_link link;
   std::string service_id;
   caf::actor orchestrator;
-  bool writing = false; ///< a batch is in flight
-  bool again = false;   ///< poked while it was
-  int64_t wake_at = 0;  ///< a wake-up already asked for, unix nanos
-  bool queued = false;  ///< a run is in the mailbox: later pokes join it
+  bool writing = false;        ///< a batch is in flight
+  bool again = false;          ///< poked while it was
+  int64_t wake_at = 0;         ///< a wake-up already asked for, unix nanos
+  bool queued = false;         ///< a run is in the mailbox: later pokes join it
+  int writes_in_a_row = 0;     ///< batches written since the plan was empty
   std::set<std::string> waits; ///< reasons not to act, as last logged
+  /// The wall clock at start and the actor clock then: now() follows the
+  /// actor clock (virtual time in tests) from the wall clock's start.
+  int64_t wall_at_start = 0;
+  caf::actor_clock::time_point clock_at_start;
   static inline const char* name = "reconciler";
 };
 
@@ -40,7 +45,16 @@ struct decided {
   std::string service_name;
 };
 
-decided decide(const store::store& db, const std::string& service_id) {
+/// Unix nanoseconds, moving with the actor's clock.
+int64_t now_nanos(self_ptr self) {
+  auto& st = self->state;
+  return st.wall_at_start
+         + duration_cast<nanoseconds>(self->clock().now() - st.clock_at_start)
+             .count();
+}
+
+decided decide(const store::store& db, const std::string& service_id,
+               int64_t now) {
   decided out;
   const auto* service = db.service(service_id);
   inputs in;
@@ -49,7 +63,7 @@ decided decide(const store::store& db, const std::string& service_id) {
   in.nodes = db.nodes();
   if (const auto* c = db.cluster())
     in.task_history_limit = c->spec.task_history_limit;
-  in.now_nanos = controlapi::unix_nanos();
+  in.now_nanos = now;
   in.new_task_id = [] { return controlapi::new_object_id(); };
   std::optional<std::vector<scheduler::constraint>> constraints;
   if (service != nullptr) {
@@ -70,12 +84,12 @@ void run(self_ptr self);
 
 void schedule_wake(self_ptr self, int64_t at) {
   auto& st = self->state;
-  auto now = controlapi::unix_nanos();
+  auto now = now_nanos(self);
   if (st.wake_at != 0 && st.wake_at <= at && st.wake_at > now)
     return; // an earlier wake-up is already on its way
   st.wake_at = at;
   auto delay = nanoseconds{std::max<int64_t>(at - now, 0)} + milliseconds{1};
-  self->delayed_send(self, delay, atom::poke_v);
+  self->delayed_send(self, delay, atom::deadline_v, at);
 }
 
 void run(self_ptr self) {
@@ -84,8 +98,9 @@ void run(self_ptr self) {
     st.again = true;
     return;
   }
-  auto d = st.link.db->read(
-    [&](const store::store& db) { return decide(db, st.service_id); });
+  auto d = st.link.db->read([&](const store::store& db) {
+    return decide(db, st.service_id, now_nanos(self));
+  });
   // Actions are logged each time; the reasons for not acting (waiting, a
   // paused update, a restart limit) only when they change, as they repeat
   // on every run until the service moves on.
@@ -111,8 +126,10 @@ void run(self_ptr self) {
     self->quit();
     return;
   }
-  if (d.what.actions.empty())
+  if (d.what.actions.empty()) {
+    st.writes_in_a_row = 0;
     return;
+  }
   st.writing = true;
   controlapi::write_request req{std::move(d.what.actions), "reconciler"};
   self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
@@ -127,10 +144,20 @@ void run(self_ptr self) {
           self->delayed_send(self, milliseconds{200}, atom::poke_v);
           return;
         }
-        if (st.again) {
-          st.again = false;
-          run(self);
+        // Look again: the batch may have finished the service (its last
+        // tasks reaped), and what changed meanwhile needs a decision. A
+        // plan that keeps writing without converging backs off.
+        st.again = false;
+        if (++st.writes_in_a_row > 100) {
+          log::warn("reconciler",
+                    "service {}: 100 batches in a row without converging; "
+                    "looking again in 1 s",
+                    st.service_id);
+          st.writes_in_a_row = 0;
+          self->delayed_send(self, seconds{1}, atom::poke_v);
+          return;
         }
+        run(self);
       },
       [=](caf::error& err) {
         auto& st = self->state;
@@ -147,6 +174,8 @@ caf::behavior reconciler(self_ptr self, controlapi::leader_link link,
   st.link = std::move(link);
   st.service_id = std::move(service_id);
   st.orchestrator = std::move(orchestrator);
+  st.wall_at_start = controlapi::unix_nanos();
+  st.clock_at_start = self->clock().now();
   self->send(self, atom::poke_v);
   return {
     [=](atom::poke) {
@@ -156,6 +185,11 @@ caf::behavior reconciler(self_ptr self, controlapi::leader_link link,
         self->state.queued = true;
         self->send(self, atom::flush_v);
       }
+    },
+    [=](atom::deadline, int64_t at) {
+      if (self->state.wake_at == at)
+        self->state.wake_at = 0; // this wake-up arrived: a new one may be set
+      self->send(self, atom::poke_v);
     },
     [=](atom::flush) {
       self->state.queued = false;

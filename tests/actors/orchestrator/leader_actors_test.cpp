@@ -1,0 +1,587 @@
+// The leader-only actors under the test coordinator: the orchestrator and
+// its reconcilers, the scheduler and the dispatcher, writing through a fake
+// manager that applies their batches to the shared store at once.
+
+#include "actors/controlapi/object_id.hpp"
+#include "actors/dispatcher/dispatcher.hpp"
+#include "actors/orchestrator/orchestrator.hpp"
+#include "actors/scheduler/scheduler_actor.hpp"
+#include "messages/dispatcher.capnp.h"
+#include "tests/support/leader_fixture.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_registry.hpp>
+#include <caf/send.hpp>
+
+namespace skep::store {
+// Task states by name in assertion failures.
+static void PrintTo(task_state state, std::ostream* os) {
+  *os << to_string(state);
+}
+} // namespace skep::store
+
+namespace skep {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace test;
+using store::task_object;
+using store::task_state;
+
+/// The fixture, with the actors under test.
+class LeaderActors : public test::leader_fixture {
+ protected:
+  void start_orchestrator_and_scheduler() {
+    subscribe(orchestrator::spawn_orchestrator(sys, link()));
+    subscribe(scheduler::spawn_scheduler(sys, link()));
+  }
+};
+
+/// Six wanted tasks, one per slot 1..6, each assigned to a node.
+void expect_six_placed(const std::vector<task_object>& tasks) {
+  ASSERT_EQ(tasks.size(), 6u);
+  std::set<uint64_t> slots;
+  for (const auto& t : tasks) {
+    slots.insert(t.slot);
+    EXPECT_EQ(t.status.state, task_state::assigned) << t.id;
+    EXPECT_FALSE(t.node_id.empty()) << t.id;
+  }
+  EXPECT_EQ(slots, (std::set<uint64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+// -- orchestrator, reconcilers, scheduler -------------------------------------
+
+TEST_F(LeaderActors, ServiceOfSixReplicasGetsSixTasksSpreadTwoPerNode) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+
+  auto reconciler_writes = m->writes_by("reconciler");
+  ASSERT_EQ(reconciler_writes.size(), 1u);
+  const auto& created = reconciler_writes[0]->actions;
+  ASSERT_EQ(count_of<store::put_task>(created), 6u);
+  for (const auto& a : created) {
+    const auto& t = std::get<store::put_task>(a).task;
+    EXPECT_EQ(t.status.state, task_state::pending);
+    EXPECT_EQ(t.desired_state, task_state::running);
+    EXPECT_TRUE(t.node_id.empty());
+  }
+  auto tasks = tasks_of("web");
+  expect_six_placed(tasks);
+  EXPECT_EQ(per_node(tasks), (std::map<std::string, size_t>{
+                               {"node-a", 2}, {"node-b", 2}, {"node-c", 2}}));
+}
+
+TEST_F(LeaderActors, FailedTaskIsNotReplacedBeforeTheRestartDelay) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6)); // restart delay: Swarm's 5 s
+  auto before = tasks_of("web");
+  ASSERT_EQ(before.size(), 6u);
+  auto victim = before[2]; // slot 3
+  auto failed = status_of(task_state::failed, "task failed");
+  failed.exit_code = 1;
+  ASSERT_TRUE(write({store::set_task_status{victim.id, failed}}).ok);
+  advance(1s);
+  EXPECT_EQ(tasks_of("web").size(), 6u);
+  EXPECT_EQ(task(victim.id).desired_state, task_state::running);
+}
+
+// The restart delay runs on the actor clock: the wake-up that arrives
+// re-arms itself until the delay passed (regression: it once stalled).
+TEST_F(LeaderActors, FailedTaskIsReplacedInItsSlotAfterTheRestartDelay) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  auto before = tasks_of("web");
+  ASSERT_EQ(before.size(), 6u);
+  auto victim = before[2]; // slot 3
+  auto failed = status_of(task_state::failed, "task failed");
+  failed.exit_code = 1;
+  ASSERT_TRUE(write({store::set_task_status{victim.id, failed}}).ok);
+  ASSERT_EQ(tasks_of("web").size(), 6u);
+  advance(5s + 100ms);
+  auto slot = m->db->read([&](const store::store& db) {
+    std::vector<task_object> out;
+    for (const auto* t : db.tasks_in_slot("web", victim.slot))
+      out.push_back(*t);
+    return out;
+  });
+  ASSERT_EQ(slot.size(), 2u);
+  EXPECT_EQ(task(victim.id).desired_state, task_state::shutdown);
+  auto wanted_now = wanted("web");
+  expect_six_placed(wanted_now);
+}
+
+TEST_F(LeaderActors, TaskThatFailedLongAgoIsReplacedInItsSlotAtOnce) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  auto before = tasks_of("web");
+  ASSERT_EQ(before.size(), 6u);
+  auto victim = before[2]; // slot 3
+  auto failed = status_of(task_state::failed, "task failed",
+                          controlapi::unix_nanos() - 60'000'000'000);
+  failed.exit_code = 1;
+  ASSERT_TRUE(write({store::set_task_status{victim.id, failed}}).ok);
+
+  auto old = task(victim.id);
+  EXPECT_EQ(old.desired_state, task_state::shutdown);
+  EXPECT_EQ(old.status.state, task_state::failed);
+  auto now = wanted("web");
+  expect_six_placed(now);
+  auto fresh = std::find_if(now.begin(), now.end(), [&](const auto& t) {
+    return t.slot == victim.slot;
+  });
+  ASSERT_NE(fresh, now.end());
+  EXPECT_NE(fresh->id, victim.id);
+}
+
+TEST_F(LeaderActors, TasksOfADownNodeAreReplacedOnTheOtherNodes) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  std::set<std::string> on_b;
+  for (const auto& t : tasks_of("web"))
+    if (t.node_id == "node-b")
+      on_b.insert(t.id);
+  ASSERT_EQ(on_b.size(), 2u);
+
+  ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
+                                            "heartbeat failure",
+                                            controlapi::unix_nanos()}})
+                .ok);
+
+  for (const auto& id : on_b)
+    EXPECT_EQ(task(id).desired_state, task_state::shutdown) << id;
+  auto now = wanted("web");
+  expect_six_placed(now);
+  EXPECT_EQ(per_node(now),
+            (std::map<std::string, size_t>{{"node-a", 3}, {"node-c", 3}}));
+}
+
+TEST_F(LeaderActors, ScalingDownToTwoShutsDownFourTasksAcrossNodes) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  scale("web", 2);
+
+  auto all = tasks_of("web");
+  EXPECT_EQ(all.size(), 6u);
+  auto now = wanted("web");
+  ASSERT_EQ(now.size(), 2u);
+  EXPECT_NE(now[0].node_id, now[1].node_id);
+  for (const auto& t : all) {
+    if (!is_wanted(t)) {
+      EXPECT_EQ(t.desired_state, task_state::shutdown) << t.id;
+    }
+  }
+}
+
+TEST_F(LeaderActors, RemovedServiceTasksAreShutDownThenReapedOnceStopped) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  ASSERT_TRUE(write({store::remove_service{"web", 0}}).ok);
+
+  auto left = tasks_of("web");
+  ASSERT_EQ(left.size(), 6u);
+  std::vector<store::action> stopped;
+  for (const auto& t : left) {
+    EXPECT_EQ(t.desired_state, task_state::shutdown) << t.id;
+    stopped.push_back(store::set_task_status{
+      t.id, status_of(task_state::shutdown, "shutdown")});
+  }
+  ASSERT_TRUE(write(stopped).ok);
+  EXPECT_TRUE(tasks_of("web").empty());
+}
+
+// The reconciler looks again after each write, so the batch that reaps
+// the last task of a removed service lets it quit.
+TEST_F(LeaderActors, ReconcilerOfARemovedServiceQuitsOnceItsTasksAreReaped) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  auto with_reconciler = sys.registry().running();
+  ASSERT_TRUE(write({store::remove_service{"web", 0}}).ok);
+  std::vector<store::action> stopped;
+  for (const auto& t : tasks_of("web"))
+    stopped.push_back(store::set_task_status{
+      t.id, status_of(task_state::shutdown, "shutdown")});
+  ASSERT_TRUE(write(stopped).ok);
+  ASSERT_TRUE(tasks_of("web").empty());
+  EXPECT_EQ(sys.registry().running(), with_reconciler - 1);
+}
+
+TEST_F(LeaderActors, UnmatchableConstraintKeepsTasksPendingWithTheReason) {
+  start_orchestrator_and_scheduler();
+  auto s = make_service("web", 3);
+  s.spec.constraints = {"node.labels.zone==mars"};
+  put_service(s);
+
+  auto tasks = tasks_of("web");
+  ASSERT_EQ(tasks.size(), 3u);
+  for (const auto& t : tasks) {
+    EXPECT_EQ(t.status.state, task_state::pending) << t.id;
+    EXPECT_TRUE(t.node_id.empty()) << t.id;
+    EXPECT_NE(t.status.err.find("constraints not satisfied"), std::string::npos)
+      << t.status.err;
+  }
+  // Said once: the scheduler's own write does not make it say it again.
+  EXPECT_EQ(m->writes_by("scheduler").size(), 1u);
+
+  auto mars = make_node("node-b");
+  mars.labels["zone"] = "mars";
+  auto version = m->db->read(
+    [](const store::store& db) { return db.node("node-b")->version; });
+  ASSERT_TRUE(write({store::put_node{mars, version}}).ok);
+  for (const auto& t : tasks_of("web")) {
+    EXPECT_EQ(t.status.state, task_state::assigned) << t.id;
+    EXPECT_EQ(t.node_id, "node-b");
+    EXPECT_TRUE(t.status.err.empty()) << t.status.err;
+  }
+}
+
+TEST_F(LeaderActors, SchedulerPlacesManyPendingTasksInOnePass) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 30));
+
+  auto passes = m->writes_by("scheduler");
+  ASSERT_EQ(passes.size(), 1u);
+  EXPECT_EQ(count_of<store::assign_task>(passes[0]->actions), 30u);
+  EXPECT_EQ(per_node(tasks_of("web")),
+            (std::map<std::string, size_t>{
+              {"node-a", 10}, {"node-b", 10}, {"node-c", 10}}));
+}
+
+TEST_F(LeaderActors, SchedulerWaitsForItsBatchThenPlacesWhatCameMeanwhile) {
+  start_orchestrator_and_scheduler();
+  m->hold.insert("scheduler");
+  put_service(make_service("web", 6));
+  ASSERT_EQ(m->writes_by("scheduler").size(), 1u);
+  scale("web", 9); // three more pending tasks while the batch is in flight
+  EXPECT_EQ(m->writes_by("scheduler").size(), 1u);
+  EXPECT_EQ(tasks_of("web").size(), 9u);
+
+  release_held_writes();
+  auto passes = m->writes_by("scheduler");
+  ASSERT_EQ(passes.size(), 2u);
+  EXPECT_EQ(count_of<store::assign_task>(passes[0]->actions), 6u);
+  EXPECT_EQ(count_of<store::assign_task>(passes[1]->actions), 3u);
+  EXPECT_EQ(per_node(tasks_of("web")),
+            (std::map<std::string, size_t>{
+              {"node-a", 3}, {"node-b", 3}, {"node-c", 3}}));
+}
+
+TEST_F(LeaderActors, ReconcilerWaitsForItsBatchBeforeDecidingAgain) {
+  start_orchestrator_and_scheduler();
+  m->hold.insert("reconciler");
+  put_service(make_service("web", 6));
+  ASSERT_EQ(m->writes_by("reconciler").size(), 1u);
+  scale("web", 9);
+  EXPECT_EQ(m->writes_by("reconciler").size(), 1u);
+  EXPECT_TRUE(tasks_of("web").empty());
+
+  release_held_writes();
+  auto batches = m->writes_by("reconciler");
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(count_of<store::put_task>(batches[0]->actions), 6u);
+  EXPECT_EQ(count_of<store::put_task>(batches[1]->actions), 3u);
+  std::set<uint64_t> slots;
+  for (const auto& t : tasks_of("web"))
+    slots.insert(t.slot);
+  EXPECT_EQ(slots, (std::set<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST_F(LeaderActors, ReconcilerRetriesARefusedBatch) {
+  start_orchestrator_and_scheduler();
+  m->refuse["reconciler"] = 1;
+  put_service(make_service("web", 6));
+  EXPECT_TRUE(tasks_of("web").empty());
+  advance(200ms);
+  ASSERT_EQ(m->writes_by("reconciler").size(), 2u);
+  expect_six_placed(tasks_of("web"));
+}
+
+// A batch the manager refused is decided again half a second later.
+TEST_F(LeaderActors, SchedulerRetriesARefusedBatch) {
+  start_orchestrator_and_scheduler();
+  m->refuse["scheduler"] = 1;
+  put_service(make_service("web", 6));
+  ASSERT_EQ(m->writes_by("scheduler").size(), 1u);
+  for (const auto& t : tasks_of("web"))
+    ASSERT_EQ(t.status.state, task_state::pending);
+  advance(1s);
+  expect_six_placed(tasks_of("web"));
+}
+
+TEST_F(LeaderActors, OrchestratorStopsAndReapsTasksWhoseServiceIsGone) {
+  // Left behind by a previous leader: the service is gone, its tasks not.
+  put_service(make_service("old", 2));
+  auto tasks = placed_task("t-1", "old", 1, "node-a");
+  auto more = placed_task("t-2", "old", 2, "node-b");
+  tasks.insert(tasks.end(), more.begin(), more.end());
+  tasks.push_back(store::remove_service{"old", 0});
+  ASSERT_TRUE(write(tasks).ok);
+
+  start_orchestrator_and_scheduler();
+  EXPECT_EQ(task("t-1").desired_state, task_state::shutdown);
+  EXPECT_EQ(task("t-2").desired_state, task_state::shutdown);
+  ASSERT_TRUE(write({store::set_task_status{
+                       "t-1", status_of(task_state::shutdown, "shutdown")},
+                     store::set_task_status{
+                       "t-2", status_of(task_state::shutdown, "shutdown")}})
+                .ok);
+  EXPECT_TRUE(tasks_of("old").empty());
+}
+
+// -- dispatcher ---------------------------------------------------------------
+
+/// What the fake transport was asked to send.
+struct sent_log {
+  std::vector<envelope> envelopes;
+};
+
+caf::behavior fake_transport(caf::event_based_actor*,
+                             std::shared_ptr<sent_log> log) {
+  return {
+    [log](atom::send, const envelope& env) { log->envelopes.push_back(env); },
+  };
+}
+
+/// node-a runs t-a1 and t-a2, node-b runs t-b1; the dispatcher leads.
+class DispatcherTest : public LeaderActors {
+ protected:
+  DispatcherTest() : sent(std::make_shared<sent_log>()) {
+    put_service(make_service("web", 3));
+    std::vector<store::action> tasks;
+    for (auto part : {placed_task("t-a1", "web", 1, "node-a"),
+                      placed_task("t-a2", "web", 2, "node-a"),
+                      placed_task("t-b1", "web", 3, "node-b")})
+      tasks.insert(tasks.end(), part.begin(), part.end());
+    auto v = write(tasks);
+    EXPECT_TRUE(v.ok) << v.error;
+    transport = sys.spawn(fake_transport, sent);
+    started.push_back(transport);
+    dispatcher
+      = subscribe(dispatcher::spawn_dispatcher(sys, link(), transport, "mgr"));
+    m->writes.clear();
+  }
+
+  void beat(const std::string& node, uint64_t epoch, uint64_t sequence) {
+    caf::anon_send(dispatcher, atom::beat_v, node, epoch, sequence);
+    run();
+  }
+
+  /// A TaskStatusReport naming `claimed` as its sender, as the transport
+  /// hands it over from the session of node `from`.
+  static transport::inbound status_report(
+    const std::string& from, const std::string& claimed,
+    const std::vector<std::pair<std::string, store::task_status>>& updates) {
+    auto env = make_envelope(
+      schema::Envelope::Kind::REQUEST, 7, actor_ref{from, "agent"},
+      actor_ref{"mgr", "dispatcher"}, [&](auto body) {
+        auto r = body.initTaskStatus();
+        r.setNodeId(claimed);
+        auto list = r.initUpdates(static_cast<unsigned>(updates.size()));
+        for (unsigned i = 0; i < updates.size(); ++i) {
+          list[i].setTaskId(updates[i].first);
+          store::to_schema(updates[i].second, list[i].initStatus());
+        }
+      });
+    transport::inbound in{env, transport::peer_info{}};
+    in.from.node_id = from;
+    return in;
+  }
+
+  /// Hands the dispatcher a status_report() and returns its reply, once the
+  /// batching window passed and the write (if any) was answered.
+  std::optional<envelope> report(
+    const std::string& from, const std::string& claimed,
+    const std::vector<std::pair<std::string, store::task_status>>& updates) {
+    std::optional<envelope> out;
+    auto handle = self->request(dispatcher, caf::infinite,
+                                status_report(from, claimed, updates));
+    run();
+    advance(20ms);
+    if (self->mailbox().empty()) {
+      ADD_FAILURE() << "the dispatcher did not answer";
+      return out;
+    }
+    handle.receive([&](envelope& reply) { out = std::move(reply); },
+                   [&](caf::error& err) {
+                     ADD_FAILURE() << "report failed: " << sys.render(err);
+                   });
+    return out;
+  }
+
+  /// The Assignments of the envelope sent `i`-th.
+  schema::dispatcher::Assignments::Reader assignments(size_t i) const {
+    return sent->envelopes.at(i).root().getBody().getAssignments();
+  }
+
+  static std::set<std::string>
+  task_ids(schema::dispatcher::Assignments::Reader a) {
+    std::set<std::string> out;
+    for (auto t : a.getTasks())
+      out.insert(t.getId().cStr());
+    return out;
+  }
+
+  std::shared_ptr<sent_log> sent;
+  caf::actor transport;
+  caf::actor dispatcher;
+};
+
+TEST_F(DispatcherTest, FirstHeartbeatGetsTheFullSetOfTheNodesTasks) {
+  EXPECT_TRUE(sent->envelopes.empty()); // nobody asked yet
+  beat("node-a", 0, 0);
+  ASSERT_EQ(sent->envelopes.size(), 1u);
+  auto env = sent->envelopes[0].root();
+  EXPECT_EQ(std::string{env.getTarget().getNodeId().cStr()}, "node-a");
+  EXPECT_EQ(std::string{env.getTarget().getName().cStr()}, "agent");
+  ASSERT_EQ(env.getBody().which(), schema::Envelope::Body::ASSIGNMENTS);
+  auto a = assignments(0);
+  EXPECT_EQ(std::string{a.getNodeId().cStr()}, "node-a");
+  EXPECT_NE(a.getEpoch(), 0u);
+  EXPECT_EQ(a.getSequence(), 1u);
+  EXPECT_TRUE(a.getFull());
+  EXPECT_EQ(task_ids(a), (std::set<std::string>{"t-a1", "t-a2"}));
+  EXPECT_EQ(a.getRemoved().size(), 0u);
+}
+
+TEST_F(DispatcherTest, TaskChangeSendsOnlyTheChangeWithTheNextSequence) {
+  beat("node-a", 0, 0);
+  ASSERT_EQ(sent->envelopes.size(), 1u);
+  auto epoch = assignments(0).getEpoch();
+  beat("node-a", epoch, 1); // up to date: nothing to send
+
+  ASSERT_TRUE(
+    write({store::set_task_desired_state{"t-a1", task_state::shutdown}}).ok);
+  ASSERT_EQ(sent->envelopes.size(), 2u);
+  auto a = assignments(1);
+  EXPECT_FALSE(a.getFull());
+  EXPECT_EQ(a.getEpoch(), epoch);
+  EXPECT_EQ(a.getSequence(), 2u);
+  ASSERT_EQ(task_ids(a), (std::set<std::string>{"t-a1"}));
+  EXPECT_EQ(a.getTasks()[0].getDesiredState(),
+            schema::store::TaskState::SHUTDOWN);
+  EXPECT_EQ(a.getRemoved().size(), 0u);
+}
+
+TEST_F(DispatcherTest, FinishedTaskIsRemovedFromTheNodesSet) {
+  beat("node-a", 0, 0);
+  ASSERT_TRUE(write({store::set_task_status{
+                      "t-a2", status_of(task_state::complete, "finished")}})
+                .ok);
+  ASSERT_EQ(sent->envelopes.size(), 2u);
+  auto a = assignments(1);
+  EXPECT_FALSE(a.getFull());
+  EXPECT_EQ(a.getSequence(), 2u);
+  EXPECT_EQ(a.getTasks().size(), 0u);
+  ASSERT_EQ(a.getRemoved().size(), 1u);
+  EXPECT_EQ(std::string{a.getRemoved()[0].cStr()}, "t-a2");
+}
+
+TEST_F(DispatcherTest, NodeBehindTwiceAtTheSameSequenceGetsAFullSet) {
+  beat("node-a", 0, 0);
+  auto epoch = assignments(0).getEpoch();
+  ASSERT_TRUE(
+    write({store::set_task_desired_state{"t-a1", task_state::shutdown}}).ok);
+  ASSERT_EQ(sent->envelopes.size(), 2u);
+  beat("node-a", epoch, 1); // sequence 2 may still be on its way
+  EXPECT_EQ(sent->envelopes.size(), 2u);
+  beat("node-a", epoch, 1); // it was lost
+  ASSERT_EQ(sent->envelopes.size(), 3u);
+  auto a = assignments(2);
+  EXPECT_TRUE(a.getFull());
+  EXPECT_EQ(a.getSequence(), 3u);
+  EXPECT_EQ(task_ids(a), (std::set<std::string>{"t-a1", "t-a2"}));
+}
+
+TEST_F(DispatcherTest, HeartbeatOfAnotherEpochGetsAFullSet) {
+  beat("node-a", 0, 0);
+  auto epoch = assignments(0).getEpoch();
+  beat("node-a", epoch ^ 2, 1); // what a previous leader's dispatcher sent
+  ASSERT_EQ(sent->envelopes.size(), 2u);
+  EXPECT_TRUE(assignments(1).getFull());
+  EXPECT_EQ(assignments(1).getEpoch(), epoch);
+  EXPECT_EQ(task_ids(assignments(1)), (std::set<std::string>{"t-a1", "t-a2"}));
+}
+
+TEST_F(DispatcherTest, NodeNotHeardFromGetsNothingUntilItsFirstHeartbeat) {
+  beat("node-a", 0, 0);
+  ASSERT_TRUE(
+    write({store::set_task_desired_state{"t-b1", task_state::shutdown}}).ok);
+  EXPECT_EQ(sent->envelopes.size(), 1u);
+}
+
+TEST_F(DispatcherTest, StatusReportBecomesOneWrite) {
+  auto reply = report("node-a", "node-a",
+                      {{"t-a1", status_of(task_state::running, "started")}});
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->root().getBody().which(),
+            schema::Envelope::Body::TASK_STATUS_REPLY);
+  EXPECT_TRUE(reply->root().getBody().getTaskStatusReply().getAccepted());
+
+  auto writes = m->writes_by("dispatcher");
+  ASSERT_EQ(writes.size(), 1u);
+  ASSERT_EQ(writes[0]->actions.size(), 1u);
+  const auto& set = std::get<store::set_task_status>(writes[0]->actions[0]);
+  EXPECT_EQ(set.id, "t-a1");
+  EXPECT_EQ(task("t-a1").status.state, task_state::running);
+}
+
+TEST_F(DispatcherTest, ReportsWithinTheWindowShareOneWrite) {
+  for (auto id : {"t-a1", "t-a2"}) {
+    caf::anon_send(
+      dispatcher,
+      status_report("node-a", "node-a",
+                    {{id, status_of(task_state::running, "started")}}));
+    run();
+  }
+  EXPECT_TRUE(m->writes_by("dispatcher").empty());
+  advance(20ms);
+  auto writes = m->writes_by("dispatcher");
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(count_of<store::set_task_status>(writes[0]->actions), 2u);
+  EXPECT_EQ(task("t-a1").status.state, task_state::running);
+  EXPECT_EQ(task("t-a2").status.state, task_state::running);
+}
+
+TEST_F(DispatcherTest, ReportOnAnotherNodesTaskIsNotRecorded) {
+  auto reply = report("node-a", "node-a",
+                      {{"t-b1", status_of(task_state::failed, "task failed")}});
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->root().getBody().which(),
+            schema::Envelope::Body::TASK_STATUS_REPLY);
+  EXPECT_TRUE(reply->root().getBody().getTaskStatusReply().getAccepted());
+  EXPECT_TRUE(m->writes_by("dispatcher").empty());
+  EXPECT_EQ(task("t-b1").status.state, task_state::assigned);
+}
+
+TEST_F(DispatcherTest, ReportClaimingAnotherNodeIdIsRefused) {
+  auto reply = report("node-a", "node-b",
+                      {{"t-b1", status_of(task_state::failed, "task failed")}});
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->root().getBody().which(), schema::Envelope::Body::ERROR);
+  EXPECT_EQ(reply->root().getBody().getError().getCode(),
+            schema::ErrorCode::PERMISSION_DENIED);
+  EXPECT_TRUE(m->writes_by("dispatcher").empty());
+  EXPECT_EQ(task("t-b1").status.state, task_state::assigned);
+}
+
+TEST_F(DispatcherTest, ReportIsAnsweredWithAnErrorWhenTheWriteIsRefused) {
+  m->refuse["dispatcher"] = 1;
+  auto reply = report("node-a", "node-a",
+                      {{"t-a1", status_of(task_state::running, "started")}});
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->root().getBody().which(), schema::Envelope::Body::ERROR);
+  EXPECT_EQ(reply->root().getBody().getError().getCode(),
+            schema::ErrorCode::UNAVAILABLE);
+  EXPECT_EQ(task("t-a1").status.state, task_state::assigned);
+}
+
+} // namespace
+} // namespace skep
