@@ -14,6 +14,13 @@ namespace skep::console {
 
 namespace {
 
+/// The largest reply skep reads.
+constexpr size_t max_reply_bytes = size_t{256} << 20;
+
+} // namespace
+
+namespace {
+
 // Closes a descriptor when the call returns.
 struct fd_guard {
   int fd;
@@ -79,7 +86,9 @@ result<control_reply> call_node(const node_address& node,
     return fail(errc::unavailable,
                 fmt::format("lost the connection to {}: {}", node.display,
                             sent.error().message));
-  read_limits limits;
+  // Replies come from the node the operator named, over its local socket;
+  // a task list of 100,000 tasks is tens of MB.
+  auto limits = read_limits_for_frames(max_reply_bytes);
   frame_reader reader{limits.max_frame_bytes};
   frame_read_options opts;
   opts.timeout = timeout;

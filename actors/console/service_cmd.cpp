@@ -855,15 +855,20 @@ int watch(const std::optional<std::string>& host, const std::string& id,
 template <class Change>
 result<std::pair<std::string, std::set<std::string>>>
 send_update(const std::optional<std::string>& host, const std::string& name,
-            bool force, bool rollback, Change&& change) {
+            bool force, bool rollback, bool watched, Change&& change) {
   auto current = inspect_one(host, name);
   if (!current)
     return current.error();
   auto service = current->root().getServices()[0].getService();
   auto id = str(service.getId());
-  auto tasks = tasks_of(host, id);
-  if (!tasks)
-    return tasks.error();
+  // Only a progress display needs to know which tasks failed before.
+  std::set<std::string> failed_before;
+  if (watched) {
+    auto tasks = tasks_of(host, id);
+    if (!tasks)
+      return tasks.error();
+    failed_before = failed_ids(tasks->root().getTasks());
+  }
   capnp::MallocMessageBuilder spec_message;
   spec_message.setRoot(service.getSpec());
   auto spec = spec_message.getRoot<ServiceSpec>();
@@ -879,7 +884,7 @@ send_update(const std::optional<std::string>& host, const std::string& name,
   });
   if (!done)
     return done.error();
-  return std::pair{id, failed_ids(tasks->root().getTasks())};
+  return std::pair{id, std::move(failed_before)};
 }
 
 /// --env K: the value this shell has for K, as Docker does.
@@ -1113,7 +1118,7 @@ int run_update(const std::optional<std::string>& host, const std::string& name,
                        "--rollback cannot be combined with flags that change "
                        "the service"));
   env_from_shell(flags.env_add);
-  auto sent = send_update(host, name, force, rollback, [&](auto spec) {
+  auto sent = send_update(host, name, force, rollback, !detach, [&](auto spec) {
     return rollback ? result<void>{} : apply_flags(flags, spec);
   });
   if (!sent)
@@ -1140,15 +1145,16 @@ int run_scale(state& s) {
   for (const auto& target : targets) {
     const auto& name = target.first;
     auto replicas = target.second;
-    auto sent = send_update(host, name, false, false, [&](auto spec) {
-      if (spec.getMode() != schema::store::ServiceMode::REPLICATED)
-        return result<void>{fail(errc::invalid_argument,
-                                 fmt::format("service {}: scale can only be "
-                                             "used with replicated mode",
-                                             name))};
-      spec.setReplicas(replicas);
-      return result<void>{};
-    });
+    auto sent = send_update(
+      host, name, false, false, !s.scale_detach, [&](auto spec) {
+        if (spec.getMode() != schema::store::ServiceMode::REPLICATED)
+          return result<void>{fail(errc::invalid_argument,
+                                   fmt::format("service {}: scale can only be "
+                                               "used with replicated mode",
+                                               name))};
+        spec.setReplicas(replicas);
+        return result<void>{};
+      });
     if (!sent) {
       rc = report(sent.error());
       continue;

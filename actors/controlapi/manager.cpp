@@ -16,6 +16,7 @@
 #include "messages/dispatcher.capnp.h"
 
 #include <algorithm>
+#include <malloc.h>
 #include <map>
 #include <random>
 #include <set>
@@ -95,6 +96,8 @@ struct manager_state {
   /// to it, keeping a tail), and whether one is being taken.
   uint64_t last_snapshot = 0;
   bool snapshotting = false;
+  /// The applied index when freed memory was last handed back to the OS.
+  uint64_t trimmed_at = 0;
   /// Nodes removed from the swarm: their certificates no longer count.
   std::set<std::string> removed;
   std::mt19937_64 rng{std::random_device{}()};
@@ -1091,6 +1094,14 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         forward(self, req, deliver_to(rp));
     },
     [=](atom::tick) {
+      // Applying many entries (a service of thousands of tasks) frees as
+      // much as it keeps: hand the free pages back now and then, or RSS
+      // keeps the high-water mark of every batch and snapshot.
+      auto& st = self->state;
+      if (st.db().applied_index() >= st.trimmed_at + 2000) {
+        st.trimmed_at = st.db().applied_index();
+        malloc_trim(0);
+      }
       self->request(self->state.member, seconds{5}, atom::status_v)
         .then([=](const raft::status& s) {
           on_status(self, s);

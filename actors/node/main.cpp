@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -64,6 +65,9 @@ struct daemon_config : caf::actor_system_config {
 
 int main(int argc, char** argv) {
   using namespace skep;
+  // Few malloc arenas: skepd's many short-lived actor threads otherwise
+  // spread freed memory over one arena per thread, which RSS keeps.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"skepd — the Skep node daemon. Run one on every machine of a "
                "swarm; drive it with `skep`.",
                "skepd"};
