@@ -495,7 +495,8 @@ TEST_F(TransportNet, RaftOverTheTransportElectsCommitsAndFailsOver) {
       break;
     std::this_thread::sleep_for(20ms); // the polling interval
   }
-  EXPECT_NE(seen.find("role follower"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("role follower"), std::string::npos)
+    << seen << back.proc->output();
   EXPECT_EQ(seen.substr(seen.rfind(' ') + 1), commit) << seen;
 }
 

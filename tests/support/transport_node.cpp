@@ -200,6 +200,8 @@ int main(int argc, char** argv) {
     if (!issued)
       die(issued.error().message);
     certificate = *issued;
+    // Kept like a joined node's, so a restart without --ca finds it.
+    save_certificate(dir, certificate, ca_key);
   } else if (opt.count("--join")) {
     auto token = ca::parse_join_token(opt["--token"]);
     if (!token) {
