@@ -215,6 +215,7 @@ struct TaskFilter {
   services @0 :List(Text);  # ids, prefixes or names; empty: every service
   nodes @1 :List(Text);     # ids, prefixes or hostnames; empty: every node
   desiredState @2 :Text;    # running, shutdown or empty for every task
+  tasks @3 :List(Text);     # task ids or unique prefixes (inspect); empty: no such filter
 }
 
 struct TaskView {

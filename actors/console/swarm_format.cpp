@@ -37,6 +37,12 @@ std::string title_case(const std::string& word) {
 
 std::string format_swarm_init(schema::control::SwarmInitReply::Reader reply) {
   auto addr = str(reply.getAdvertiseAddr());
+  if (reply.getWorkerToken().size() == 0) // --force-new-cluster: tokens kept
+    return fmt::format(
+      "Swarm initialized: current node ({}) is now a manager.\n\n"
+      "The swarm's state and join tokens are kept; show the join commands "
+      "with \"skep swarm join-token worker\" or \"... manager\".\n",
+      str(reply.getNodeId()));
   return fmt::format(
     "Swarm initialized: current node ({}) is now a manager.\n\n"
     "To add a worker to this swarm, run the following command:\n\n"

@@ -36,6 +36,11 @@ using kind = schema::Envelope::Kind;
 using request_which = schema::control::Request::Which;
 constexpr std::string_view who = "manager";
 
+/// Applying this many bytes of entries frees about as much again (decoded
+/// batches, old object versions, placements): then freed memory goes back to
+/// the OS, or RSS would keep every batch's high-water mark.
+constexpr uint64_t trim_every_bytes = 4 << 20;
+
 /// How long a forwarded request or a proposal may take.
 constexpr auto write_timeout = seconds{10};
 
@@ -96,8 +101,14 @@ struct manager_state {
   /// to it, keeping a tail), and whether one is being taken.
   uint64_t last_snapshot = 0;
   bool snapshotting = false;
-  /// The applied index when freed memory was last handed back to the OS.
+  /// Bytes of entries applied, and how many had been when freed memory was
+  /// last handed back to the OS.
+  uint64_t applied_bytes = 0;
   uint64_t trimmed_at = 0;
+  /// Ticks since an entry was last applied.
+  int quiet_ticks = 0;
+  /// --force-new-cluster: the other managers were made workers.
+  bool forced_done = false;
   /// Nodes removed from the swarm: their certificates no longer count.
   std::set<std::string> removed;
   std::mt19937_64 rng{std::random_device{}()};
@@ -222,6 +233,8 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
     }
     if (e.type != raft::entry_type::normal)
       continue;
+    st.applied_bytes += e.payload.size();
+    st.quiet_ticks = 0;
     auto outcome = st.shared->write([&](store::store& db) {
       return db.apply(e.index, e.payload.data(), e.payload.size());
     });
@@ -1029,6 +1042,32 @@ void on_status(self_ptr self, const raft::status& s) {
   }
   if (!st.leading)
     return;
+  if (st.cfg.force_new_cluster && !st.forced_done && st.db().cluster()) {
+    // The quorum was lost: this manager goes on alone, the others become
+    // workers (they get a worker certificate when they come back).
+    st.forced_done = true;
+    std::vector<store::action> demotions;
+    for (const auto* n : st.db().nodes())
+      if (n->role == ca::node_role::manager && n->id != st.cfg.node_id) {
+        auto worker = *n;
+        worker.role = ca::node_role::worker;
+        worker.updated_at_nanos = now_nanos();
+        demotions.push_back(store::put_node{worker, n->version});
+      }
+    if (!demotions.empty())
+      propose(self, store::encode_batch(demotions),
+              [n = demotions.size()](result<void> r) {
+                if (r)
+                  log::info(who,
+                            "new cluster forced: {} other managers are "
+                            "workers now",
+                            n);
+                else
+                  log::error(who, "cannot demote the other managers: {}",
+                             r.error().message);
+              });
+    return; // membership settles before learners are added
+  }
   // Managers in the store join Raft as learners, then become voters.
   for (const auto* n : st.db().nodes()) {
     if (n->role != ca::node_role::manager)
@@ -1094,12 +1133,12 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         forward(self, req, deliver_to(rp));
     },
     [=](atom::tick) {
-      // Applying many entries (a service of thousands of tasks) frees as
-      // much as it keeps: hand the free pages back now and then, or RSS
-      // keeps the high-water mark of every batch and snapshot.
-      auto& st = self->state;
-      if (st.db().applied_index() >= st.trimmed_at + 2000) {
-        st.trimmed_at = st.db().applied_index();
+      auto& st = self->state; // see trim_every_bytes
+      // Trim after every trim_every_bytes applied, and once things quieted
+      // down after any change (the end of a burst).
+      bool quiet = ++st.quiet_ticks >= 10 && st.applied_bytes != st.trimmed_at;
+      if (quiet || st.applied_bytes >= st.trimmed_at + trim_every_bytes) {
+        st.trimmed_at = st.applied_bytes;
         malloc_trim(0);
       }
       self->request(self->state.member, seconds{5}, atom::status_v)

@@ -30,6 +30,10 @@ struct manager_config {
   /// `swarm init`: the store batch (cluster + this node) to propose as soon
   /// as this member leads; empty otherwise.
   std::vector<uint8_t> init_batch;
+  /// `swarm init --force-new-cluster`: Raft starts with this member as the
+  /// only voter, and once it leads, the other managers in the store become
+  /// workers (they rejoin as such when they come back).
+  bool force_new_cluster = false;
 };
 
 /// What the manager reports for `skep info`.

@@ -122,12 +122,79 @@ void await_cluster(supervisor_self self,
       });
 }
 
+void restart_member(supervisor_self self, membership m, int attempt,
+                    bool force_new_cluster);
+
+/// Answers once this manager leads (after --force-new-cluster).
+void await_leadership(supervisor_self self,
+                      caf::typed_response_promise<control_reply> rp,
+                      std::string advertise,
+                      steady_clock::time_point deadline) {
+  auto retry = [=]() mutable {
+    if (steady_clock::now() > deadline) {
+      rp.deliver(error_reply(errc::timeout,
+                             "this manager did not take the lead within 20 s; "
+                             "see the node's log"));
+      return;
+    }
+    self->state.pending_polls.push_back(
+      [=] { await_leadership(self, rp, advertise, deadline); });
+    self->delayed_send(self, milliseconds{50}, atom::tick_v);
+  };
+  auto& st = self->state;
+  if (!st.member || !st.member->manager) { // still restarting
+    retry();
+    return;
+  }
+  self->request(st.member->manager, seconds{5}, atom::status_v)
+    .then(
+      [=](const controlapi::manager_info& mi) mutable {
+        if (mi.leader != self->state.node.node_id) {
+          retry();
+          return;
+        }
+        capnp::MallocMessageBuilder b;
+        auto out = b.initRoot<schema::control::Reply>().initSwarmInit();
+        out.setNodeId(self->state.node.node_id);
+        out.setAdvertiseAddr(advertise);
+        rp.deliver(control_reply::from(b));
+      },
+      [=](caf::error&) mutable { retry(); });
+}
+
+/// `swarm init --force-new-cluster` on a manager whose quorum is lost: the
+/// membership restarts with this member as the only Raft voter, keeping
+/// the log and so the swarm's state.
+caf::result<control_reply> force_new_cluster(supervisor_self self) {
+  auto& st = self->state;
+  auto m = load_membership(st.node.config.data_dir);
+  if (!m || !*m)
+    return error_reply(errc::internal,
+                       "cannot read this node's membership to recover it");
+  st.member->stop();
+  st.member.reset();
+  log::warn("node", "forcing a new cluster: this manager goes on as the only "
+                    "Raft voter");
+  restart_member(self, **m, 0, true);
+  auto rp = self->make_response_promise<control_reply>();
+  await_leadership(self, rp, (*m)->advertise_addr,
+                   steady_clock::now() + seconds{20});
+  return rp;
+}
+
 caf::result<control_reply> swarm_init(supervisor_self self,
                                       const control_request& req) {
   auto& st = self->state;
+  auto r = req.root().getSwarmInit();
+  if (r.getForceNewCluster() && st.member && !st.changing) {
+    if (st.member->role != ca::node_role::manager)
+      return error_reply(errc::invalid_argument,
+                         "--force-new-cluster recovers a manager; this node "
+                         "is a worker");
+    return force_new_cluster(self);
+  }
   if (st.member || st.changing)
     return error_reply(errc::already_exists, already_member);
-  auto r = req.root().getSwarmInit();
   if (r.getAutolock())
     return error_reply(errc::unsupported,
                        "--autolock is not supported yet; nothing was changed");
@@ -285,6 +352,63 @@ finish_join(supervisor_self self, const std::string& error,
   return rp;
 }
 
+/// Stops the membership and forgets the swarm (the node's identity stays).
+control_reply forget_swarm(supervisor_self self) {
+  auto& st = self->state;
+  if (st.member)
+    st.member->stop();
+  st.member.reset();
+  for (auto name : {"raft.db", "raft.db-wal", "raft.db-shm"})
+    ::unlink((st.node.config.data_dir + "/" + name).c_str());
+  if (auto cleared = clear_membership(st.node.config.data_dir); !cleared)
+    return make_error_reply(cleared.error());
+  log::info("node", "left the swarm");
+  capnp::MallocMessageBuilder b;
+  b.initRoot<schema::control::Reply>().setDone();
+  return control_reply::from(b);
+}
+
+bool is_done(const control_reply& reply) {
+  return reply.root().which() == schema::control::Reply::DONE;
+}
+
+/// `swarm leave --force` on a manager: the swarm demotes it first (the
+/// leader hands over leadership first; refused with the reason when it is
+/// the last manager or quorum would be lost), and only then does the node
+/// forget the swarm. Its record stays, Down, until `skep node rm`.
+caf::result<control_reply> manager_leave(supervisor_self self) {
+  auto& st = self->state;
+  st.leaving = true;
+  auto rp = self->make_response_promise<control_reply>();
+  auto manager = st.member->manager;
+  auto id = st.node.node_id;
+  capnp::MallocMessageBuilder demote;
+  auto u = demote.initRoot<schema::control::Request>().initNodeUpdate();
+  u.setName(id);
+  u.setRole("worker");
+  auto fail_with = [=](const control_reply& why) mutable {
+    self->state.leaving = false;
+    rp.deliver(why);
+  };
+  auto on_error = [=](caf::error& err) mutable {
+    self->state.leaving = false;
+    rp.deliver(error_reply(errc::unavailable, caf::to_string(err)));
+  };
+  self->request(manager, seconds{30}, control_request::from(demote))
+    .then(
+      [=](const control_reply& demoted) mutable {
+        if (!is_done(demoted)) {
+          fail_with(demoted);
+          return;
+        }
+        // As with Docker, the record stays (Down) until `skep node rm`.
+        self->state.leaving = false;
+        rp.deliver(forget_swarm(self));
+      },
+      on_error);
+  return rp;
+}
+
 caf::result<control_reply> swarm_leave(supervisor_self self,
                                        const control_request& req) {
   auto& st = self->state;
@@ -298,29 +422,26 @@ caf::result<control_reply> swarm_leave(supervisor_self self,
         "You are attempting to leave the swarm on a node that is "
         "participating as a manager. Demote it first with \"skep node demote\" "
         "on another manager, or use --force to ignore this message.");
-    return error_reply(errc::unsupported,
-                       "a manager cannot leave yet, even with --force: demote "
-                       "it first");
+    if (st.leaving)
+      return error_reply(errc::unavailable,
+                         "this node is already leaving the swarm");
+    return manager_leave(self);
   }
-  st.member->stop();
-  st.member.reset();
-  if (auto cleared = clear_membership(st.node.config.data_dir); !cleared)
-    return make_error_reply(cleared.error());
-  log::info("node", "left the swarm");
-  capnp::MallocMessageBuilder b;
-  b.initRoot<schema::control::Reply>().setDone();
-  return control_reply::from(b);
+  return forget_swarm(self);
 }
 
 /// Restarts the membership in the role `certificate` gives, once the old
 /// transport released its port (retried for a few seconds).
-void restart_member(supervisor_self self, membership m, int attempt) {
+void restart_member(supervisor_self self, membership m, int attempt,
+                    bool force_new_cluster) {
   auto& st = self->state;
   auto rt = start_member(self->system(), st.node, *st.identity, m,
-                         caf::actor_cast<caf::actor>(self));
+                         caf::actor_cast<caf::actor>(self), {}, false,
+                         force_new_cluster);
   if (!rt) {
     if (attempt < 50) {
-      st.pending_polls.push_back([=] { restart_member(self, m, attempt + 1); });
+      st.pending_polls.push_back(
+        [=] { restart_member(self, m, attempt + 1, force_new_cluster); });
       self->delayed_send(self, milliseconds{100}, atom::tick_v);
       return;
     }
@@ -333,6 +454,8 @@ void restart_member(supervisor_self self, membership m, int attempt) {
 
 void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
   auto& st = self->state;
+  if (st.leaving)
+    return; // it is about to forget the swarm
   log::debug("node", "a new certificate arrived ({} bytes)", cert.size());
   if (!st.member)
     return;
@@ -368,7 +491,7 @@ void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
     log::error("node", "{}", saved.error().message);
     return;
   }
-  restart_member(self, **m, 0);
+  restart_member(self, **m, 0, false);
 }
 
 caf::result<control_reply> on_request(supervisor_self self,

@@ -46,6 +46,8 @@ struct supervisor_state {
   std::optional<member_runtime> member;
   /// A swarm init or join is under way.
   bool changing = false;
+  /// A manager is leaving: no role change restarts the membership meanwhile.
+  bool leaving = false;
   /// Waiting for the next tick.
   std::vector<std::function<void()>> pending_polls;
 

@@ -136,7 +136,7 @@ result<member_runtime> start_member(caf::actor_system& sys,
                                     const ca::keypair& identity,
                                     const membership& m, caf::actor supervisor,
                                     std::vector<uint8_t> init_batch,
-                                    bool bootstrap) {
+                                    bool bootstrap, bool force_new_cluster) {
   ca::certificate_policy policy;
   policy.ca_key = m.ca_key;
   policy.now = system_clock::now();
@@ -192,6 +192,8 @@ result<member_runtime> start_member(caf::actor_system& sys,
     mc.ca = authority;
     mc.raft.core.seed = raft::member_id_of(node.node_id);
     mc.init_batch = std::move(init_batch);
+    mc.force_new_cluster = force_new_cluster;
+    mc.raft.core.force_new_cluster = force_new_cluster;
     rt.manager = controlapi::spawn_manager(sys, mc, std::move(*storage));
   }
 

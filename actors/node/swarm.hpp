@@ -32,12 +32,11 @@ struct member_runtime {
 /// into a new log.
 /// `supervisor` hears (certify, certificate) when the swarm changes the
 /// node's role.
-result<member_runtime> start_member(caf::actor_system& sys,
-                                    const node_state& node,
-                                    const ca::keypair& identity,
-                                    const membership& m, caf::actor supervisor,
-                                    std::vector<uint8_t> init_batch = {},
-                                    bool bootstrap = false);
+result<member_runtime>
+start_member(caf::actor_system& sys, const node_state& node,
+             const ca::keypair& identity, const membership& m,
+             caf::actor supervisor, std::vector<uint8_t> init_batch = {},
+             bool bootstrap = false, bool force_new_cluster = false);
 
 /// What `swarm init` creates: the CA, the membership files of this node and
 /// the first store batch (the cluster object and this node). Pure apart

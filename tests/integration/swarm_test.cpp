@@ -300,5 +300,124 @@ TEST_F(Swarm, NodeOutsideASwarmSaysSo) {
   EXPECT_NE(leave.err.find("not part of a swarm"), std::string::npos);
 }
 
+TEST_F(Swarm, ManagerLeavesWithForceButNotWhenItWouldBreakQuorum) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  // The only manager may not leave: the swarm would be lost.
+  auto last = skep("m1", {"swarm", "leave", "--force"});
+  EXPECT_NE(last.exit_code, 0);
+  EXPECT_NE(last.err.find("last manager"), std::string::npos) << last.err;
+
+  ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
+  ASSERT_NO_FATAL_FAILURE(join("m3", "m1", "manager"));
+  auto voters = [&](const std::string& on) {
+    auto info = skep(on, {"info", "--format", "json"});
+    return info.exit_code == 0
+             ? nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"]
+                 .get<int>()
+             : -1;
+  };
+  ASSERT_TRUE(eventually([&] { return voters("m1") == 3; }));
+  // Without --force a manager is told to demote first.
+  auto refused = skep("m3", {"swarm", "leave"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("participating as a manager"), std::string::npos)
+    << refused.err;
+
+  // With m2 down, m3 leaving would leave one reachable voter of two.
+  nodes["m2"].proc->signal(SIGKILL);
+  nodes["m2"].proc->wait_exit();
+  ASSERT_TRUE(
+    eventually([&] { return node_list("m1")["m2"]["Status"] == "Down"; }));
+  auto breaking = skep("m3", {"swarm", "leave", "--force"});
+  EXPECT_NE(breaking.exit_code, 0);
+  EXPECT_NE(breaking.err.find("quorum"), std::string::npos) << breaking.err;
+  start("m2");
+  ASSERT_TRUE(
+    eventually([&] { return node_list("m1")["m2"]["Status"] == "Ready"; }));
+
+  // The leader itself leaves: it hands over and is demoted; its record
+  // stays, Down, until node rm (as with Docker).
+  auto left = skep("m1", {"swarm", "leave", "--force"});
+  ASSERT_EQ(left.exit_code, 0) << left.err;
+  EXPECT_EQ(left.out, "Node left the swarm.\n");
+  ASSERT_TRUE(eventually([&] {
+    auto l = node_list("m2");
+    return l.size() == 3 && l["m1"]["ManagerStatus"] == ""
+           && l["m1"]["Status"] == "Down"
+           && count(l, "ManagerStatus", "Leader") == 1;
+  }))
+    << skep("m2", {"node", "ls"}).out;
+  // m2's replica may still be catching up with the demotion: retry.
+  test::command_result rm;
+  EXPECT_TRUE(eventually([&] {
+    rm = skep("m2", {"node", "rm", "m1"});
+    return rm.exit_code == 0;
+  }))
+    << rm.err;
+  EXPECT_EQ(node_list("m2").count("m1"), 0u);
+  auto info = skep("m1", {"info", "--format", "json"});
+  ASSERT_EQ(info.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(info.out)["Swarm"]["LocalNodeState"],
+            "inactive")
+    << info.out;
+  EXPECT_TRUE(eventually([&] { return voters("m2") == 2; }));
+}
+
+TEST_F(Swarm, ForceNewClusterRecoversAManagerWhoseQuorumIsLost) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
+  ASSERT_NO_FATAL_FAILURE(join("m3", "m1", "manager"));
+  ASSERT_TRUE(eventually([&] {
+    auto info = skep("m1", {"info", "--format", "json"});
+    return info.exit_code == 0
+           && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
+  }));
+  ASSERT_EQ(
+    skep("m1", {"node", "update", "--label-add", "kept=yes", "m1"}).exit_code,
+    0);
+  // Two of three managers die: no quorum, no writes.
+  for (auto name : {"m2", "m3"}) {
+    nodes[name].proc->signal(SIGKILL);
+    nodes[name].proc->wait_exit();
+  }
+  ASSERT_TRUE(eventually([&] {
+    return skep("m1", {"node", "update", "--label-add", "x=1", "m1"}).exit_code
+           != 0;
+  }));
+  // A worker cannot force anything; the manager can.
+  auto forced = skep("m1", {"swarm", "init", "--force-new-cluster"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("Swarm initialized: current node ("),
+            std::string::npos)
+    << forced.out;
+  // The state is kept, m1 leads alone, the others are workers now.
+  std::map<std::string, nlohmann::json> list;
+  ASSERT_TRUE(eventually([&] {
+    list = node_list("m1");
+    return list.size() == 3 && list["m1"]["ManagerStatus"] == "Leader"
+           && list["m2"]["ManagerStatus"] == ""
+           && list["m3"]["ManagerStatus"] == "";
+  }))
+    << skep("m1", {"node", "ls"}).out;
+  auto inspect = skep("m1", {"node", "inspect", "m1"});
+  EXPECT_NE(inspect.out.find("kept"), std::string::npos) << inspect.out;
+  EXPECT_EQ(
+    skep("m1", {"node", "update", "--label-add", "x=1", "m1"}).exit_code, 0);
+  // m2 comes back and rejoins as a worker.
+  start("m2");
+  ASSERT_TRUE(eventually(
+    [&] {
+      auto l = node_list("m1");
+      auto info = skep("m2", {"info", "--format", "json"});
+      return l["m2"]["Status"] == "Ready" && info.exit_code == 0
+             && nlohmann::json::parse(info.out)["Swarm"]["ControlAvailable"]
+                  == false;
+    },
+    60s))
+    << skep("m1", {"node", "ls"}).out << skep("m2", {"info"}).out
+    << nodes["m2"].proc->output();
+  EXPECT_EQ(node_list("m1")["m1"]["ManagerStatus"], "Leader");
+}
+
 } // namespace
 } // namespace skep
