@@ -192,6 +192,13 @@ service_answer list_tasks(const store::store& db,
       return refuse(n.error());
     nodes.insert((*n)->id);
   }
+  std::set<std::string> wanted;
+  for (auto name : f.getTasks()) {
+    auto t = db.find_task(text_of(name));
+    if (!t)
+      return refuse(t.error());
+    wanted.insert((*t)->id);
+  }
   auto desired = text_of(f.getDesiredState());
   if (!desired.empty() && desired != "running" && desired != "shutdown"
       && desired != "accepted")
@@ -201,15 +208,23 @@ service_answer list_tasks(const store::store& db,
                               desired));
   std::vector<const store::task_object*> picked;
   auto consider = [&](const store::task_object* t) {
+    if (!wanted.empty() && wanted.count(t->id) == 0)
+      return;
     if (!nodes.empty() && nodes.count(t->node_id) == 0)
       return;
     if (desired == "running" && t->desired_state != store::task_state::running)
       return;
     if (desired == "shutdown" && t->desired_state <= store::task_state::running)
       return;
+    if (desired == "accepted"
+        && t->desired_state != store::task_state::accepted)
+      return;
     picked.push_back(t);
   };
-  if (!services.empty())
+  if (!wanted.empty() && services.empty() && nodes.empty())
+    for (const auto& id : wanted)
+      consider(db.task(id));
+  else if (!services.empty())
     for (const auto& id : services)
       for (const auto* t : db.tasks_of_service(id))
         consider(t);
@@ -291,11 +306,13 @@ handle_service_request(const store::store& db,
     return update(db, req.getServiceUpdate(), now);
   case which::SERVICE_REMOVE: {
     service_answer a;
+    std::set<std::string> named; // one service named twice is removed once
     for (auto name : req.getServiceRemove().getNames()) {
       auto s = db.find_service(text_of(name));
       if (!s)
         return refuse(s.error());
-      a.actions.push_back(store::remove_service{(*s)->id, (*s)->version});
+      if (named.insert((*s)->id).second)
+        a.actions.push_back(store::remove_service{(*s)->id, (*s)->version});
     }
     a.on_commit = done_reply();
     return a;
