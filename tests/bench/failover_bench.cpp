@@ -65,6 +65,7 @@ using namespace std::chrono_literals;
 using clock_type = steady_clock;
 using json = nlohmann::json;
 using skep::test::child_process;
+using skep::test::processes_under;
 
 /// Set by SIGINT/SIGTERM: the loops stop and everything started is cleaned.
 std::atomic<bool> interrupted{false};
@@ -80,31 +81,6 @@ struct bench_failure : std::runtime_error {
 
 double ms_since(clock_type::time_point t0) {
   return duration<double, std::milli>(clock_type::now() - t0).count();
-}
-
-/// The processes whose working directory is under the directory `root`
-/// (task processes of the process runtime run in their task dir, under a
-/// node's data dir).
-std::vector<pid_t> processes_under(std::string root) {
-  if (root.empty() || root.back() != '/')
-    root += '/';
-  std::vector<pid_t> out;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr)
-    return out;
-  while (auto* e = readdir(proc)) {
-    char* end = nullptr;
-    auto pid = static_cast<pid_t>(strtol(e->d_name, &end, 10));
-    if (pid <= 0 || *end != '\0')
-      continue;
-    char cwd[4096];
-    auto link = "/proc/" + std::string{e->d_name} + "/cwd";
-    auto n = readlink(link.c_str(), cwd, sizeof(cwd) - 1);
-    if (n > 0 && std::string(cwd, static_cast<size_t>(n)).rfind(root, 0) == 0)
-      out.push_back(pid);
-  }
-  closedir(proc);
-  return out;
 }
 
 std::vector<json> json_lines(const std::string& text) {

@@ -25,29 +25,13 @@ using namespace std::chrono_literals;
 /// their task dir, under a node's data dir): task id -> pid.
 std::map<std::string, pid_t> task_processes(const std::string& root) {
   std::map<std::string, pid_t> out;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr)
-    return out;
-  while (auto* e = readdir(proc)) {
-    char* end = nullptr;
-    auto pid = static_cast<pid_t>(strtol(e->d_name, &end, 10));
-    if (pid <= 0 || *end != '\0')
-      continue;
-    char cwd[4096];
-    auto link = "/proc/" + std::string{e->d_name} + "/cwd";
-    auto n = readlink(link.c_str(), cwd, sizeof(cwd) - 1);
-    if (n <= 0)
-      continue;
-    std::string dir(cwd, static_cast<size_t>(n));
-    if (dir.rfind(root, 0) != 0)
-      continue;
-    std::ifstream environ("/proc/" + std::string{e->d_name} + "/environ");
+  for (auto pid : test::processes_under(root)) {
+    std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
     std::string var;
     while (std::getline(environ, var, '\0'))
       if (var.rfind("SKEP_TASK_ID=", 0) == 0)
         out[var.substr(13)] = pid;
   }
-  closedir(proc);
   return out;
 }
 

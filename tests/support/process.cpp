@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
 #include <netinet/in.h>
@@ -241,6 +242,28 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
     if (err_fd_ >= 0 && fds[1].revents != 0)
       drain(0);
   }
+}
+
+std::vector<pid_t> processes_under(std::string root) {
+  if (root.empty() || root.back() != '/')
+    root += '/';
+  std::vector<pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr)
+    return out;
+  while (auto* e = readdir(proc)) {
+    char* end = nullptr;
+    auto pid = static_cast<pid_t>(strtol(e->d_name, &end, 10));
+    if (pid <= 0 || *end != '\0')
+      continue;
+    char cwd[4096];
+    auto link = "/proc/" + std::string{e->d_name} + "/cwd";
+    auto n = readlink(link.c_str(), cwd, sizeof(cwd) - 1);
+    if (n > 0 && std::string(cwd, static_cast<size_t>(n)).rfind(root, 0) == 0)
+      out.push_back(pid);
+  }
+  closedir(proc);
+  return out;
 }
 
 uint16_t free_loopback_port() {

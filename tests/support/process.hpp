@@ -93,6 +93,11 @@ class child_process {
 /// daemons under test that need a fixed port.
 uint16_t free_loopback_port();
 
+/// The processes whose working directory is under the directory `root`
+/// (task processes of the process runtime run in their task dir, under a
+/// node's data dir).
+std::vector<pid_t> processes_under(std::string root);
+
 /// Connects a unix stream socket to `path`; -1 on failure.
 int connect_unix(const std::string& path);
 
