@@ -7,6 +7,7 @@
 #include "actors/transport/transport_actor.hpp"
 #include "messages/dispatcher.capnp.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -102,11 +103,17 @@ void on_reply(self_ptr self, const envelope& reply) {
   }
   st.leader = r.getLeader().cStr();
   if (!r.getAccepted()) {
-    // A follower: go to the leader it names, at once.
+    // A follower: go to the leader it names, at once. One that knows no
+    // leader (a manager cut off from its quorum, perhaps this node's own)
+    // may never learn one: try the next manager.
     st.connected = false;
-    for (size_t i = 0; i < st.cfg.managers.size(); ++i)
-      if (st.cfg.managers[i].first == st.leader)
-        st.target = i;
+    auto named = std::find_if(
+      st.cfg.managers.begin(), st.cfg.managers.end(),
+      [&](const auto& m) { return !st.leader.empty() && m.first == st.leader; });
+    if (named != st.cfg.managers.end())
+      st.target = static_cast<size_t>(named - st.cfg.managers.begin());
+    else if (!st.cfg.managers.empty())
+      st.target = (st.target + 1) % st.cfg.managers.size();
     schedule(self, st.cfg.period / 10);
     return;
   }
