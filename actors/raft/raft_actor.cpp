@@ -36,6 +36,9 @@ struct raft_state {
   index_t applied = 0;
   /// Index of the latest snapshot in storage.
   index_t snapshot_index = 0;
+  /// The term in storage: a leader's messages of this term may leave before
+  /// a sync, those of a term not yet stored may not.
+  term_t stored_term = 0;
   std::string who;
 
   raft_state() = default;
@@ -66,6 +69,26 @@ outcome done(index_t index) {
   return outcome{true, index, 0, {}};
 }
 
+// The messages only a leader sends: they vouch for no entry it has not
+// synced (it counts its own entries only once stable), only for its term, so
+// they may leave before the sync once that term is stored. A leader whose
+// term is new in this ready (a lone voter elects itself at once) waits: were
+// it to crash before the sync, it could lead the same term again with other
+// entries.
+bool sent_before_sync(const message& msg, term_t stored_term) {
+  if (msg.term > stored_term)
+    return false;
+  switch (msg.type) {
+  case message_type::append:
+  case message_type::heartbeat:
+  case message_type::install_snapshot:
+  case message_type::timeout_now:
+    return true;
+  default:
+    return false;
+  }
+}
+
 /// Persists, sends and applies everything the core has ready. Storage
 /// failures end the member: Raft cannot go on without its log.
 void drain(raft_self self) {
@@ -77,11 +100,23 @@ void drain(raft_self self) {
         st.storage->save_snapshot(*rd.snapshot);
         st.snapshot_index = rd.snapshot->meta.index;
       }
+      // A leader's appends and heartbeats leave before the sync (Raft
+      // thesis 10.2.1), so a slow disk delays no follower's election timer;
+      // replies and votes wait for it.
+      std::vector<message> after_sync;
+      for (auto& msg : rd.messages) {
+        if (sent_before_sync(msg, st.stored_term))
+          self->send(st.outbox, std::move(msg));
+        else
+          after_sync.push_back(std::move(msg));
+      }
       st.storage->append(rd.entries);
       if (rd.state)
         st.storage->save_hard_state(*rd.state);
       st.storage->sync();
-      for (auto& msg : rd.messages)
+      if (rd.state)
+        st.stored_term = rd.state->term;
+      for (auto& msg : after_sync)
         self->send(st.outbox, std::move(msg));
       if (rd.snapshot) {
         self->send(st.sink, atom::restore_v, *rd.snapshot);
@@ -213,6 +248,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
     // The core hands out committed entries after core.applied only.
     cfg.core.applied = restore_stored_snapshot(self, cfg.core.applied);
     st.member = std::make_unique<core>(cfg.core, *st.storage);
+    st.stored_term = st.storage->load_hard_state().term;
     st.applied = st.member->applied_index();
     st.snapshot_index = st.storage->snapshot_metadata().index;
   } catch (const storage_failure& e) {
