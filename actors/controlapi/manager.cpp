@@ -93,10 +93,14 @@ struct manager_state {
   /// Learners this leader is trying to promote.
   std::set<raft::node_id> learners;
   raft::configuration config;
-  /// Requests to send to the leader once leadership moved.
-  std::vector<
-    std::pair<control_request, caf::typed_response_promise<control_reply>>>
-    pending_forwards;
+  /// Requests to send to the leader once leadership moved, and until when
+  /// to wait for a new leader to be known.
+  struct pending_forward {
+    control_request request;
+    caf::typed_response_promise<control_reply> promise;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::vector<pending_forward> pending_forwards;
   /// The index of the store snapshot Raft holds (the log is compacted up
   /// to it, keeping a tail), and whether one is being taken.
   uint64_t last_snapshot = 0;
@@ -476,9 +480,12 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
                                                        out.error)));
           return;
         }
-        // The successor leads shortly: send it the request.
-        self->state.pending_forwards.emplace_back(req, rp);
-        self->delayed_send(self, milliseconds{300}, atom::transfer_v);
+        // The successor leads shortly: send it the request once this
+        // member knows it leads (an election may be needed if the transfer
+        // times out).
+        self->state.pending_forwards.push_back(
+          {req, rp, std::chrono::steady_clock::now() + write_timeout});
+        self->delayed_send(self, milliseconds{100}, atom::transfer_v);
       });
     return;
   }
@@ -1127,10 +1134,20 @@ caf::behavior manager(self_ptr self, manager_config cfg,
     },
     [=](atom::write, write_request& req) { return on_write(self, req); },
     [=](atom::transfer) {
-      auto pending = std::move(self->state.pending_forwards);
-      self->state.pending_forwards.clear();
-      for (auto& [req, rp] : pending)
-        forward(self, req, deliver_to(rp));
+      auto& st = self->state;
+      auto leader = leader_node(self);
+      bool known = !leader.empty() && leader != st.cfg.node_id;
+      auto now = std::chrono::steady_clock::now();
+      auto pending = std::move(st.pending_forwards);
+      st.pending_forwards.clear();
+      for (auto& p : pending) {
+        if (known || now >= p.until)
+          forward(self, p.request, deliver_to(p.promise));
+        else
+          st.pending_forwards.push_back(std::move(p));
+      }
+      if (!st.pending_forwards.empty())
+        self->delayed_send(self, milliseconds{100}, atom::transfer_v);
     },
     [=](atom::tick) {
       auto& st = self->state; // see trim_every_bytes
