@@ -6,6 +6,8 @@ $Cxx.namespace("skep::schema::control");
 
 using Common = import "/messages/common.capnp";
 using Store = import "/messages/store.capnp";
+using Console = import "/messages/console.capnp";
+using Events = import "/messages/events.capnp";
 
 struct Request {
   union {
@@ -28,6 +30,9 @@ struct Request {
     serviceRemove @16 :NodeNames;          # remove services (their tasks stop)
     taskList @17 :TaskFilter;              # tasks, for service ps and node ps
     serviceLogs @18 :LogsRequest;          # output of a service's or a task's tasks
+    deliver @19 :Console.Delivery;         # managers: a console message for an actor
+    events @20 :Events.EventsRequest;      # the leader's events after a position
+    actors @21 :Void;                      # which actors run where
   }
 }
 
@@ -99,6 +104,9 @@ struct Reply {
     tasks @9 :List(TaskView);        # answer to taskList
     created @10 :Text;               # the id of what serviceCreate created
     logs @11 :List(TaskOutput);      # answer to serviceLogs
+    delivered @12 :Data;             # answer to deliver: the serialized reply Envelope
+    events @13 :Events.EventBatch;   # answer to events
+    actors @14 :List(Console.ActorInfo);  # answer to actors
   }
 }
 

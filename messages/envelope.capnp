@@ -12,6 +12,7 @@ using Ca = import "/messages/ca.capnp";
 using Diag = import "/messages/diag.capnp";
 using Raft = import "/messages/raft.capnp";
 using Dispatcher = import "/messages/dispatcher.capnp";
+using Console = import "/messages/console.capnp";
 
 struct Envelope {
   protocolVersion @0 :UInt16;     # wire protocol version; see codec.hpp
@@ -35,6 +36,13 @@ struct Envelope {
     taskStatusReply @17 :Dispatcher.TaskStatusReply;
     taskLogs @18 :Dispatcher.TaskLogsRequest;      # a manager asks for task output
     taskLogsReply @19 :Dispatcher.TaskLogsReply;   # the node answers
+    fault @20 :Console.Fault;             # a manager injects faults on a node's paths
+    faultReply @21 :Console.FaultReply;   # the node's rules after the change
+    inspect @22 :Console.Inspect;         # the console asks an actor for its state
+    reconcile @23 :Console.Reconcile;     # the console asks a reconciler to run now
+    reconcilerState @24 :Console.ReconcilerState;  # answers inspect
+    schedulerState @25 :Console.SchedulerState;    # answers inspect
+    dispatcherState @26 :Console.DispatcherState;  # answers inspect
   }
 
   enum Kind {

@@ -129,6 +129,13 @@ result<void> check_envelope(const envelope& env) {
   case schema::Envelope::Body::TASK_STATUS_REPLY:
   case schema::Envelope::Body::TASK_LOGS:
   case schema::Envelope::Body::TASK_LOGS_REPLY:
+  case schema::Envelope::Body::FAULT:
+  case schema::Envelope::Body::FAULT_REPLY:
+  case schema::Envelope::Body::INSPECT:
+  case schema::Envelope::Body::RECONCILE:
+  case schema::Envelope::Body::RECONCILER_STATE:
+  case schema::Envelope::Body::SCHEDULER_STATE:
+  case schema::Envelope::Body::DISPATCHER_STATE:
     return {};
   }
   return fail(errc::unsupported,

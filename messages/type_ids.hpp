@@ -94,6 +94,10 @@ CAF_ADD_ATOM(skep, skep::atom, flush, "flush")
 CAF_ADD_ATOM(skep, skep::atom, grace, "grace")
 CAF_ADD_ATOM(skep, skep::atom, snapshot, "snapshot")
 
+// Console: an actor's state on request; decisions recorded as events.
+CAF_ADD_ATOM(skep, skep::atom, describe, "describe")
+CAF_ADD_ATOM(skep, skep::atom, event, "event")
+
 // CA: join tokens.
 CAF_ADD_ATOM(skep, skep::atom, tokens, "tokens")
 CAF_ADD_ATOM(skep, skep::atom, rotate, "rotate")

@@ -28,6 +28,7 @@ bool workers_may_send(body_kind body) {
   case body_kind::HEARTBEAT:
   case body_kind::TASK_STATUS:
   case body_kind::TASK_LOGS_REPLY:
+  case body_kind::FAULT_REPLY:
     return true;
   case body_kind::CONTROL_REQUEST:
   case body_kind::CONTROL_REPLY:
@@ -37,6 +38,12 @@ bool workers_may_send(body_kind body) {
   case body_kind::ASSIGNMENTS:
   case body_kind::TASK_STATUS_REPLY:
   case body_kind::TASK_LOGS:
+  case body_kind::FAULT:
+  case body_kind::INSPECT:
+  case body_kind::RECONCILE:
+  case body_kind::RECONCILER_STATE:
+  case body_kind::SCHEDULER_STATE:
+  case body_kind::DISPATCHER_STATE:
     return false;
   }
   return false; // unknown bodies never get this far (check_envelope)

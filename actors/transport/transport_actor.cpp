@@ -102,6 +102,14 @@ std::string text_of(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
 }
 
+/// Fault-injection messages pass every fault rule: otherwise a partition
+/// could never be healed from the other side.
+bool passes_faults(const envelope& env) {
+  auto which = env.root().getBody().which();
+  return which == schema::Envelope::Body::FAULT
+         || which == schema::Envelope::Body::FAULT_REPLY;
+}
+
 // CAF 0.17's default multiplexer names a connection by its socket, which is
 // how socket options reach connections CAF accepted.
 int socket_of(conn_hdl hdl) {
@@ -320,7 +328,7 @@ result<void> dispatch(self_ptr self, const std::string& node,
                       std::optional<conn_hdl> preferred = std::nullopt) {
   auto& st = self->state;
   auto pit = st.peers.find(node);
-  if (pit != st.peers.end()) {
+  if (pit != st.peers.end() && !passes_faults(env)) {
     auto& rule = pit->second.fault;
     if (rule.partitioned)
       return {}; // lost on the way, as in a real partition
@@ -389,6 +397,80 @@ void on_established(self_ptr self, conn_hdl hdl) {
                 sent.error().message);
 }
 
+/// The transport's own messages: ping (a round trip) and fault (the
+/// console's fault injection). The answer is a body to send back.
+result<envelope> answer_own(self_ptr self, const envelope& env) {
+  auto& st = self->state;
+  auto body = env.root().getBody();
+  switch (body.which()) {
+  case schema::Envelope::Body::PING: {
+    auto payload = body.getPing().getPayload();
+    return make_envelope(kind::REPLY, 0, {}, {}, [&](auto out) {
+      auto pong = out.initPong();
+      pong.setPayload(payload);
+      pong.setNode(st.cfg.node_id);
+    });
+  }
+  case schema::Envelope::Body::FAULT: {
+    auto f = body.getFault();
+    if (f.getHeal()) {
+      for (auto& [node, p] : st.peers)
+        p.fault = fault_rule{};
+      log::info(who, "faults healed by the console");
+    } else {
+      auto drop = f.getDrop();
+      auto delay = f.getDelayNanos();
+      if (!(drop >= 0.0 && drop <= 1.0))
+        return fail(
+          errc::invalid_argument,
+          fmt::format("drop probability {} is not between 0 and 1", drop));
+      if (delay < 0 || delay > int64_t{60} * 1000 * 1000 * 1000)
+        return fail(errc::invalid_argument,
+                    "a delay must be between 0 and 60 s");
+      if (f.getPeers().size() == 0 || f.getPeers().size() > 1000)
+        return fail(errc::invalid_argument,
+                    "a fault names between 1 and 1000 peer nodes");
+      for (auto peer : f.getPeers()) {
+        auto node = text_of(peer);
+        if (node.empty() || node == st.cfg.node_id)
+          return fail(errc::invalid_argument,
+                      fmt::format("'{}' is not another node's id", node));
+      }
+      for (auto peer : f.getPeers()) {
+        auto& rule = st.peers[text_of(peer)].fault;
+        rule.drop = drop;
+        rule.delay = duration_cast<milliseconds>(nanoseconds{delay});
+        rule.partitioned = f.getPartitioned();
+        log::info(who, "fault on the path to node {}: drop {}, delay {} ms{}",
+                  text_of(peer), rule.drop, rule.delay.count(),
+                  rule.partitioned ? ", partitioned" : "");
+      }
+    }
+    return make_envelope(kind::REPLY, 0, {}, {}, [&](auto out) {
+      std::vector<std::pair<std::string, fault_rule>> rules;
+      for (auto& [node, p] : st.peers)
+        if (p.fault.partitioned || p.fault.drop > 0
+            || p.fault.delay.count() > 0)
+          rules.emplace_back(node, p.fault);
+      auto list
+        = out.initFaultReply().initRules(static_cast<unsigned>(rules.size()));
+      for (unsigned i = 0; i < rules.size(); ++i) {
+        list[i].setPeer(rules[i].first);
+        list[i].setDrop(rules[i].second.drop);
+        list[i].setDelayNanos(
+          duration_cast<nanoseconds>(rules[i].second.delay).count());
+        list[i].setPartitioned(rules[i].second.partitioned);
+      }
+    });
+  }
+  default:
+    return fail(errc::unsupported,
+                fmt::format("the transport of node {} answers only ping and "
+                            "fault",
+                            st.cfg.node_id));
+  }
+}
+
 void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
   auto& st = self->state;
   auto& c = st.conns.at(hdl);
@@ -396,7 +478,8 @@ void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
   peer_info from{c.link->peer().node_id, c.link->peer().role,
                  c.link->peer().node_key, c.link->peer_joining()};
   auto pit = st.peers.find(from.node_id);
-  if (pit != st.peers.end() && pit->second.fault.partitioned)
+  if (pit != st.peers.end() && pit->second.fault.partitioned
+      && !passes_faults(env))
     return;
   auto root = env.root();
   auto corr = root.getCorrelationId();
@@ -429,6 +512,16 @@ void on_envelope(self_ptr self, conn_hdl hdl, const envelope& env) {
                           fmt::format("node {} does not relay envelopes for "
                                       "node {}",
                                       st.cfg.node_id, target.node_id)});
+  if (target.name == "transport") {
+    auto body = answer_own(self, env);
+    if (!body)
+      return refuse(body.error());
+    if (request)
+      answer(self, hdl, serial, from.node_id,
+             restamp(*body, kind::REPLY, corr,
+                     actor_ref{st.cfg.node_id, target.name}, sender));
+    return;
+  }
   auto route = st.routes.find(target.name);
   if (route == st.routes.end())
     return refuse(
@@ -520,6 +613,14 @@ void call_locally(self_ptr self, const envelope& env, caf::timespan timeout,
                   caf::response_promise rp) {
   auto root = env.root();
   auto id = root.getCorrelationId();
+  if (text_of(root.getTarget().getName()) == "transport") {
+    auto body = answer_own(self, env);
+    rp.deliver(body ? restamp(*body, kind::REPLY, id,
+                              to_actor_ref(root.getTarget()),
+                              to_actor_ref(root.getSender()))
+                    : make_error_envelope(id, body.error()));
+    return;
+  }
   auto route = self->state.routes.find(text_of(root.getTarget().getName()));
   if (route == self->state.routes.end()) {
     rp.deliver(make_error_envelope(
