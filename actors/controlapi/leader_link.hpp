@@ -1,10 +1,12 @@
 #pragma once
 
+#include "actors/controlapi/event_log.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/store/shared_store.hpp"
 #include "messages/type_ids.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,17 +20,22 @@ namespace skep::controlapi {
 struct write_request {
   std::vector<store::action> actions;
   std::string why; ///< who asks, for the log, e.g. "scheduler"
+  /// The decision these actions carry out: recorded in the event log with
+  /// the Raft index of the (last) entry once every action committed.
+  std::optional<event> decision = std::nullopt;
 };
 
 struct write_verdict {
   bool ok = true;
-  std::string error; ///< why not, when !ok
+  std::string error;  ///< why not, when !ok
+  uint64_t index = 0; ///< the Raft index of the last entry written
 };
 
 /// What the manager gives the actors that run only while it leads
 /// (orchestrator, reconcilers, scheduler, dispatcher). They read `db` under
 /// its read lock, learn what changed from (atom::changed, changes_ptr)
-/// messages, and write through `manager`.
+/// messages, write through `manager`, and tell it decisions that wrote
+/// nothing with (atom::event, event).
 struct leader_link {
   std::shared_ptr<store::shared_store> db;
   caf::actor manager;
@@ -39,3 +46,4 @@ struct leader_link {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::store::changes_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::controlapi::write_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::controlapi::write_verdict)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::controlapi::event)

@@ -1,8 +1,10 @@
 #include "actors/controlapi/manager.hpp"
 
+#include "actors/controlapi/console_routes.hpp"
 #include "actors/controlapi/leader_link.hpp"
 #include "actors/controlapi/object_id.hpp"
 #include "actors/controlapi/services.hpp"
+#include "actors/controlapi/store_events.hpp"
 #include "actors/dispatcher/dispatcher.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/orchestrator/orchestrator.hpp"
@@ -13,7 +15,9 @@
 #include "actors/store/store.hpp"
 #include "actors/transport/tcp.hpp"
 #include "actors/transport/transport_actor.hpp"
+#include "messages/console.capnp.h"
 #include "messages/dispatcher.capnp.h"
+#include "messages/events.capnp.h"
 
 #include <algorithm>
 #include <malloc.h>
@@ -116,6 +120,17 @@ struct manager_state {
   /// Nodes removed from the swarm: their certificates no longer count.
   std::set<std::string> removed;
   std::mt19937_64 rng{std::random_device{}()};
+  /// Leader: what changed and what its actors decided, for `skep events`.
+  std::unique_ptr<event_log> events;
+  /// `events` requests waiting for a first matching event.
+  struct event_waiter {
+    uint64_t id = 0;
+    query q;
+    size_t limit = 0;
+    caf::typed_response_promise<control_reply> rp;
+  };
+  std::vector<event_waiter> event_waiters;
+  uint64_t next_waiter = 1;
 
   static inline const char* name = "manager";
 
@@ -226,6 +241,8 @@ void publish(self_ptr self, store::changes_ptr ch) {
       self->send(*a, atom::changed_v, ch);
 }
 
+void serve_event_waiters(self_ptr self);
+
 void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
   auto& st = self->state;
   bool changed = false; // the cluster or a node: the CA and peers follow
@@ -248,6 +265,9 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
       st.applied.emplace(e.index, outcome.error());
     } else {
       st.applied.emplace(e.index, result<void>{});
+      if (st.events)
+        for (auto& ev : events_of(st.db(), *outcome, e.index, now_nanos()))
+          st.events->record(std::move(ev));
       for (auto& c : *outcome) {
         published->items.push_back(c);
         switch (c.what) {
@@ -269,6 +289,7 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
     }
   }
   maybe_snapshot(self);
+  serve_event_waiters(self);
   published->index = st.db().applied_index();
   if (!published->items.empty())
     publish(self, std::move(published));
@@ -294,29 +315,115 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
 
 /// Proposes `batch` (this member must lead) and runs `then` with the
 /// store's verdict once the entry is applied here.
-void propose(self_ptr self, std::vector<uint8_t> batch,
-             std::function<void(result<void>)> then) {
+void propose_at(self_ptr self, std::vector<uint8_t> batch,
+                std::function<void(result<void>, uint64_t index)> then) {
   self->request(self->state.member, write_timeout, atom::propose_v, batch)
     .then(
       [=](const raft::outcome& out) {
         if (!out.ok) {
-          then(failure{
-            errc::unavailable,
-            fmt::format("the change was not committed: {}", out.error)});
+          then(
+            failure{errc::unavailable,
+                    fmt::format("the change was not committed: {}", out.error)},
+            0);
           return;
         }
         auto& st = self->state;
-        auto it = st.applied.find(out.index);
+        auto index = out.index;
+        auto it = st.applied.find(index);
         if (it != st.applied.end())
-          then(it->second);
-        else if (out.index > st.db().applied_index())
-          st.waiters.emplace(out.index, then); // applied soon
+          then(it->second, index);
+        else if (index > st.db().applied_index())
+          st.waiters.emplace(index, [then, index](result<void> r) {
+            then(std::move(r), index);
+          }); // applied soon
         else
-          then(failure{errc::internal, "the committed change was not applied"});
+          then(failure{errc::internal, "the committed change was not applied"},
+               index);
       },
       [=](caf::error& err) {
-        then(failure{errc::unavailable, caf::to_string(err)});
+        then(failure{errc::unavailable, caf::to_string(err)}, 0);
       });
+}
+
+void propose(self_ptr self, std::vector<uint8_t> batch,
+             std::function<void(result<void>)> then) {
+  propose_at(self, std::move(batch),
+             [then](result<void> r, uint64_t) { then(std::move(r)); });
+}
+
+// ---- events ---------------------------------------------------------------
+
+control_reply events_reply(const event_log& log, const query& q, size_t limit) {
+  capnp::MallocMessageBuilder b;
+  write_batch(log, q, limit, b.initRoot<schema::control::Reply>().initEvents());
+  return control_reply::from(b);
+}
+
+/// Answers the `events` requests that now have something to read.
+void serve_event_waiters(self_ptr self) {
+  auto& st = self->state;
+  if (!st.events || st.event_waiters.empty())
+    return;
+  auto& waiters = st.event_waiters;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    if (st.events->read(it->q, 1).empty()) {
+      ++it;
+      continue;
+    }
+    it->rp.deliver(events_reply(*st.events, it->q, it->limit));
+    it = waiters.erase(it);
+  }
+}
+
+void record_event(self_ptr self, event e) {
+  auto& st = self->state;
+  if (!st.events)
+    return;
+  if (e.time_nanos == 0)
+    e.time_nanos = now_nanos();
+  st.events->record(std::move(e));
+  serve_event_waiters(self);
+}
+
+/// Leader: `skep events` and the console's watch. Waits up to waitMillis
+/// for a first matching event.
+caf::result<control_reply>
+read_events(self_ptr self, schema::events::EventsRequest::Reader r) {
+  auto& st = self->state;
+  auto q = query_from_schema(r);
+  if (!q)
+    return make_error_reply(q.error());
+  size_t limit
+    = std::min<size_t>(r.getLimit() == 0 ? 1000 : r.getLimit(), 1000);
+  if (!st.events)
+    return error_reply(errc::unavailable,
+                       "this manager does not lead (yet); try again");
+  auto wait
+    = std::min<uint32_t>(r.getWaitMillis(), 5000); // < forwarding's timeout
+  if (wait == 0 || !st.events->read(*q, 1).empty())
+    return events_reply(*st.events, *q, limit);
+  auto rp = self->make_response_promise<control_reply>();
+  auto id = st.next_waiter++;
+  st.event_waiters.push_back({id, std::move(*q), limit, rp});
+  self->delayed_send(self, milliseconds{wait}, atom::deadline_v, id);
+  return rp;
+}
+
+/// A waiting `events` request whose time is up: answered with what there
+/// is (nothing), so the client asks again.
+void event_wait_over(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto& waiters = st.event_waiters;
+  auto it = std::find_if(waiters.begin(), waiters.end(),
+                         [&](const auto& w) { return w.id == id; });
+  if (it == waiters.end())
+    return;
+  if (st.events)
+    it->rp.deliver(events_reply(*st.events, it->q, it->limit));
+  else
+    it->rp.deliver(error_reply(errc::unavailable,
+                               "this manager no longer leads; ask again"));
+  waiters.erase(it);
 }
 
 std::string leader_node(self_ptr self) {
@@ -627,6 +734,187 @@ collect_logs(self_ptr self, schema::control::LogsRequest::Reader r) {
   return rp;
 }
 
+// ---- the console ----------------------------------------------------------
+
+control_reply delivered_reply(const envelope& reply) {
+  capnp::MallocMessageBuilder b;
+  auto bytes = reply.encode();
+  b.initRoot<schema::control::Reply>().setDelivered(
+    kj::arrayPtr(bytes.data(), bytes.size()));
+  return control_reply::from(b);
+}
+
+/// Leader: which actors the console can address, and where they run.
+control_reply list_actors(self_ptr self) {
+  auto& st = self->state;
+  struct row {
+    std::string name, node_id, hostname, status;
+  };
+  std::vector<row> rows;
+  auto leader = leader_node(self);
+  const auto* lead = st.db().node(leader);
+  auto leader_host = lead ? lead->hostname : leader;
+  for (const char* name : {"leader/controlapi", "dispatcher", "scheduler"})
+    rows.push_back({name, leader, leader_host, "running"});
+  for (const auto* s : st.db().services())
+    rows.push_back(
+      {"reconciler/" + s->spec.name, leader, leader_host, "running"});
+  for (const auto* n : st.db().nodes()) {
+    auto status = n->status == store::node_status::ready
+                    ? std::string("running")
+                    : fmt::format("node {}", store::to_string(n->status));
+    for (const char* actor : {"agent", "transport"})
+      rows.push_back({fmt::format("node/{}/{}", n->hostname, actor), n->id,
+                      n->hostname, status});
+  }
+  capnp::MallocMessageBuilder b;
+  auto list = b.initRoot<schema::control::Reply>().initActors(
+    static_cast<unsigned>(rows.size()));
+  for (unsigned i = 0; i < rows.size(); ++i) {
+    list[i].setName(rows[i].name);
+    list[i].setNodeId(rows[i].node_id);
+    list[i].setHostname(rows[i].hostname);
+    list[i].setStatus(rows[i].status);
+  }
+  return control_reply::from(b);
+}
+
+/// A fault's peers as node ids (the console may name them by hostname).
+result<envelope> resolve_fault_peers(self_ptr self, const envelope& inner) {
+  auto f = inner.root().getBody().getFault();
+  std::vector<std::string> ids;
+  for (auto name : f.getPeers()) {
+    auto n = self->state.db().find_node(text_of(name));
+    if (!n)
+      return n.error();
+    ids.push_back((*n)->id);
+  }
+  return make_envelope(kind::REQUEST, 0, {}, {}, [&](auto body) {
+    auto out = body.initFault();
+    out.setDrop(f.getDrop());
+    out.setDelayNanos(f.getDelayNanos());
+    out.setPartitioned(f.getPartitioned());
+    out.setHeal(f.getHeal());
+    auto peers = out.initPeers(static_cast<unsigned>(ids.size()));
+    for (unsigned i = 0; i < ids.size(); ++i)
+      peers.set(i, ids[i]);
+  });
+}
+
+/// A console message for an actor: checked, addressed, sent; the reply
+/// envelope comes back serialized (or `done` for a one-way message).
+caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
+  auto& st = self->state;
+  auto d = req.root().getDeliver();
+  auto target = parse_console_target(text_of(d.getActor()));
+  if (!target)
+    return make_error_reply(target.error());
+  auto bytes = d.getEnvelope();
+  auto inner = envelope::decode(bytes.begin(), bytes.size(),
+                                read_limits_for_frames(4 << 20));
+  if (!inner)
+    return error_reply(errc::malformed_message,
+                       fmt::format("the console message is not an envelope: {}",
+                                   inner.error().message));
+  bool one_way = d.getOneWay();
+  auto body = inner->root().getBody();
+  if (auto ok = check_console_body(*target, body.which(), one_way); !ok)
+    return make_error_reply(ok.error());
+  if (runs_on_leader(*target) && !st.leading) {
+    auto rp = self->make_response_promise<control_reply>();
+    forward(self, req, deliver_to(rp));
+    return rp;
+  }
+  auto timeout = milliseconds{std::clamp<uint32_t>(
+    d.getTimeoutMillis() == 0 ? 10000 : d.getTimeoutMillis(), 100, 60000)};
+  auto rp = self->make_response_promise<control_reply>();
+  auto answer = [rp, one_way](const envelope& reply) mutable {
+    rp.deliver(one_way ? done_reply() : delivered_reply(reply));
+  };
+  auto failed = [rp](const caf::error& err) mutable {
+    rp.deliver(error_reply(errc::unavailable, caf::to_string(err)));
+  };
+  // Through the transport: to another node, or locally to this one.
+  auto via_transport = [&](const std::string& node, const std::string& route,
+                           const envelope& what) {
+    auto env = restamp(what, one_way ? kind::ONE_WAY : kind::REQUEST, 0,
+                       {st.cfg.node_id, "console"}, {node, route});
+    if (one_way) {
+      self->send(st.cfg.transport, atom::send_v, env);
+      rp.deliver(done_reply());
+      return;
+    }
+    self
+      ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
+                caf::timespan{timeout})
+      .then([=](const envelope& reply) mutable { answer(reply); });
+  };
+  switch (target->kind) {
+  case console_target_kind::controlapi: {
+    auto request = control_request::from(body.getControlRequest());
+    self->request(caf::actor_cast<caf::actor>(self), timeout, request)
+      .then(
+        [=](const control_reply& reply) mutable {
+          answer(make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
+            b.setControlReply(reply.root());
+          }));
+        },
+        failed);
+    return rp;
+  }
+  case console_target_kind::node_actor: {
+    auto node = st.db().find_node(target->node);
+    if (!node)
+      return make_error_reply(node.error());
+    auto what = *inner;
+    if (body.which() == schema::Envelope::Body::FAULT) {
+      auto resolved = resolve_fault_peers(self, *inner);
+      if (!resolved)
+        return make_error_reply(resolved.error());
+      what = *resolved;
+    }
+    via_transport((*node)->id, target->route, what);
+    return rp;
+  }
+  case console_target_kind::dispatcher:
+    if (body.which() != schema::Envelope::Body::INSPECT) {
+      via_transport(st.cfg.node_id, "dispatcher", *inner);
+      return rp;
+    }
+    if (!st.dispatcher)
+      return error_reply(errc::unavailable, "the dispatcher is not running");
+    self->request(st.dispatcher, timeout, atom::describe_v)
+      .then([=](const envelope& reply) mutable { answer(reply); }, failed);
+    return rp;
+  case console_target_kind::scheduler:
+    if (!st.scheduler)
+      return error_reply(errc::unavailable, "the scheduler is not running");
+    self->request(st.scheduler, timeout, atom::describe_v)
+      .then([=](const envelope& reply) mutable { answer(reply); }, failed);
+    return rp;
+  case console_target_kind::reconciler: {
+    auto service = st.db().find_service(target->service);
+    if (!service)
+      return make_error_reply(service.error());
+    if (!st.orchestrator)
+      return error_reply(errc::unavailable, "the orchestrator is not running");
+    auto id = (*service)->id;
+    if (body.which() == schema::Envelope::Body::RECONCILE) {
+      self->send(st.orchestrator, atom::poke_v, id);
+      rp.deliver(
+        one_way ? done_reply()
+                : delivered_reply(make_envelope(
+                  kind::REPLY, 0, {}, {}, [](auto b) { b.initReconcile(); })));
+      return rp;
+    }
+    self->request(st.orchestrator, timeout, atom::describe_v, id)
+      .then([=](const envelope& reply) mutable { answer(reply); }, failed);
+    return rp;
+  }
+  }
+  return error_reply(errc::internal, "unknown console target");
+}
+
 caf::result<control_reply> handle(self_ptr self, const control_request& req) {
   auto& st = self->state;
   auto root = req.root();
@@ -648,6 +936,18 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     return rp;
   }
   switch (root.which()) {
+  case request_which::DELIVER:
+    return deliver(self, req);
+  case request_which::EVENTS:
+  case request_which::ACTORS:
+    if (!st.leading) {
+      auto rp = self->make_response_promise<control_reply>();
+      forward(self, req, deliver_to(rp));
+      return rp;
+    }
+    if (root.which() == request_which::ACTORS)
+      return list_actors(self);
+    return read_events(self, root.getEvents());
   case request_which::SERVICE_LOGS:
     return collect_logs(self, root.getServiceLogs());
   case request_which::NODE_LIST:
@@ -898,7 +1198,7 @@ caf::result<envelope> on_certificate_request(self_ptr self,
   write(self, store::encode_batch({store::put_node{node, 0}}),
         [=](const control_reply& reply) mutable {
           if (reply.root().which() == schema::control::Reply::ERROR)
-            rp.deliver(reply_body(from_schema(reply.root().getError())));
+            rp.deliver(reply_body(skep::from_schema(reply.root().getError())));
           else
             issue_certificate(self, in, rp);
         });
@@ -1003,6 +1303,8 @@ caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
   constexpr size_t max_actions_per_entry = 2000;
   auto rp = self->make_response_promise<write_verdict>();
   auto outcome = std::make_shared<write_verdict>();
+  auto decision
+    = std::make_shared<std::optional<event>>(std::move(req.decision));
   auto parts
     = (req.actions.size() + max_actions_per_entry - 1) / max_actions_per_entry;
   auto left = std::make_shared<size_t>(parts);
@@ -1012,13 +1314,19 @@ caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
       std::make_move_iterator(req.actions.begin() + static_cast<ptrdiff_t>(i)),
       std::make_move_iterator(req.actions.begin()
                               + static_cast<ptrdiff_t>(end)));
-    propose(self, store::encode_batch(part),
-            [rp, outcome, left](result<void> r) mutable {
-              if (!r && outcome->ok)
-                *outcome = write_verdict{false, r.error().message};
-              if (--*left == 0)
-                rp.deliver(*outcome);
-            });
+    propose_at(self, store::encode_batch(part),
+               [=](result<void> r, uint64_t index) mutable {
+                 if (!r && outcome->ok)
+                   *outcome = write_verdict{false, r.error().message};
+                 outcome->index = std::max(outcome->index, index);
+                 if (--*left > 0)
+                   return;
+                 if (outcome->ok && *decision) {
+                   (*decision)->raft_index = outcome->index;
+                   record_event(self, std::move(**decision));
+                 }
+                 rp.deliver(*outcome);
+               });
   }
   return rp;
 }
@@ -1034,10 +1342,17 @@ void on_status(self_ptr self, const raft::status& s) {
   if (st.leading && !was_leading) {
     log::info(who, "this manager leads the swarm (term {})", s.term);
     st.last_seen.clear();
+    st.events = std::make_unique<event_log>(
+      fmt::format("{}:{}", st.cfg.node_id, now_nanos()));
     start_leader_actors(self);
   } else if (!st.leading && was_leading) {
     log::info(who, "this manager no longer leads the swarm");
     st.stop_leader_actors();
+    for (auto& w : st.event_waiters)
+      w.rp.deliver(error_reply(errc::unavailable,
+                               "this manager no longer leads; ask again"));
+    st.event_waiters.clear();
+    st.events.reset();
   }
   if (st.leading && !st.init_proposed && !st.cfg.init_batch.empty()
       && st.db().cluster() == nullptr) {
@@ -1133,6 +1448,8 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       refresh_managers(self);
     },
     [=](atom::write, write_request& req) { return on_write(self, req); },
+    [=](atom::event, event& e) { record_event(self, std::move(e)); },
+    [=](atom::deadline, uint64_t waiter) { event_wait_over(self, waiter); },
     [=](atom::transfer) {
       auto& st = self->state;
       auto leader = leader_node(self);

@@ -1,15 +1,18 @@
 #include "actors/dispatcher/dispatcher.hpp"
 
+#include "actors/controlapi/object_id.hpp"
 #include "actors/logging/log.hpp"
 #include "messages/dispatcher.capnp.h"
 
 #include <chrono>
 #include <map>
 #include <set>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <fmt/format.h>
 #include <sodium.h>
 
 namespace skep::dispatcher {
@@ -50,6 +53,10 @@ struct dispatcher_state {
   std::vector<store::action> statuses;
   std::vector<caf::response_promise> reporters;
   bool status_timer = false;
+  /// For the console: when each node last beat (Unix nanos), and how many
+  /// status proposals were made.
+  std::map<std::string, int64_t> last_beat;
+  uint64_t status_batches = 0;
   static inline const char* name = "dispatcher";
 };
 
@@ -118,6 +125,23 @@ void push(self_ptr self, const std::string& node, bool full) {
         gone.set(i, removed[i]);
     });
   self->send(st.transport, atom::send_v, env);
+  controlapi::event e;
+  e.time_nanos = controlapi::unix_nanos();
+  e.type = "dispatch";
+  e.action = full ? "assignments-full" : "assignments";
+  e.attributes = {{std::string(controlapi::attr_node), node},
+                  {"sequence", std::to_string(seq)},
+                  {"sent", std::to_string(changed.size())},
+                  {"removed", std::to_string(removed.size())}};
+  constexpr size_t listed = 100; // the rest are counted above
+  for (size_t i = 0; i < changed.size() && i < listed; ++i)
+    e.decisions.push_back(controlapi::decision_record{
+      "send", changed[i].id, changed[i].slot, node,
+      fmt::format("desired {}", store::to_string(changed[i].desired_state))});
+  for (size_t i = 0; i < removed.size() && e.decisions.size() < listed; ++i)
+    e.decisions.push_back(controlapi::decision_record{
+      "forget", removed[i], 0, node, "no longer assigned"});
+  self->send(st.link.manager, atom::event_v, std::move(e));
   log::debug(who, "node {}: {} assignments {} (+{} -{}), sequence {}", node,
              full ? "full" : "incremental", changed.size() + removed.size(),
              changed.size(), removed.size(), seq);
@@ -209,8 +233,23 @@ void propose_statuses(self_ptr self) {
       rp.deliver(status_reply(self, true));
     return;
   }
-  controlapi::write_request req{std::move(st.statuses), "dispatcher"};
+  controlapi::event e;
+  e.time_nanos = controlapi::unix_nanos();
+  e.type = "dispatch";
+  e.action = "status";
+  for (const auto& a : st.statuses)
+    if (const auto* s = std::get_if<store::set_task_status>(&a);
+        s != nullptr && e.decisions.size() < 1000)
+      e.decisions.push_back(controlapi::decision_record{
+        "status", s->id, 0, "",
+        s->status.err.empty()
+          ? std::string(store::to_string(s->status.state))
+          : fmt::format("{}: {}", store::to_string(s->status.state),
+                        s->status.err)});
+  controlapi::write_request req{std::move(st.statuses), "dispatcher",
+                                std::move(e)};
   st.statuses.clear();
+  ++st.status_batches;
   self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
     .then(
       [=](const controlapi::write_verdict& v) mutable {
@@ -226,6 +265,33 @@ void propose_statuses(self_ptr self) {
           rp.deliver(make_error_envelope(
             0, failure{errc::unavailable, caf::to_string(err)}));
       });
+}
+
+/// The console's `inspect`: every node's stream and last heartbeat.
+envelope describe(self_ptr self) {
+  auto& st = self->state;
+  return make_envelope(kind::REPLY, 0, {}, {}, [&](auto body) {
+    auto d = body.initDispatcherState();
+    d.setStatusBatches(st.status_batches);
+    st.link.db->read([&](const store::store& db) {
+      auto nodes = db.nodes();
+      auto list = d.initSessions(static_cast<unsigned>(nodes.size()));
+      unsigned i = 0;
+      for (const auto* n : nodes) {
+        auto s = list[i++];
+        s.setNodeId(n->id);
+        s.setHostname(n->hostname);
+        if (auto b = st.last_beat.find(n->id); b != st.last_beat.end())
+          s.setLastHeartbeatNanos(b->second);
+        if (auto it = st.nodes.find(n->id); it != st.nodes.end()) {
+          s.setEpoch(st.epoch);
+          s.setSequence(it->second.sequence);
+          s.setTasks(static_cast<uint32_t>(it->second.sent.size()));
+        }
+      }
+      return 0;
+    });
+  });
 }
 
 caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
@@ -251,9 +317,13 @@ caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
         if (st.nodes.count(node) != 0) // nodes not heard from get a full set
           push(self, node, false);
     },
+    [=](atom::describe) { return describe(self); },
     [=](atom::beat, const std::string& node, uint64_t epoch,
         uint64_t sequence) {
       auto& st = self->state;
+      st.last_beat[node] = std::chrono::duration_cast<nanoseconds>(
+                             system_clock::now().time_since_epoch())
+                             .count();
       auto it = st.nodes.find(node);
       if (epoch != st.epoch || it == st.nodes.end()) {
         push(self, node, true);

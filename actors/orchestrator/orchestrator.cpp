@@ -2,6 +2,7 @@
 
 #include "actors/logging/log.hpp"
 #include "actors/reconciler/reconciler_actor.hpp"
+#include "messages/envelope.hpp"
 
 #include <map>
 #include <set>
@@ -9,6 +10,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <fmt/format.h>
 
 namespace skep::orchestrator {
 
@@ -103,6 +105,18 @@ caf::behavior orchestrator(self_ptr self, controlapi::leader_link link) {
       if (ch)
         on_changes(self, *ch);
     },
+    [=](atom::describe,
+        const std::string& service_id) -> caf::result<envelope> {
+      auto it = self->state.reconcilers.find(service_id);
+      if (it == self->state.reconcilers.end())
+        return make_error_envelope(
+          0, failure{
+               errc::not_found,
+               fmt::format("no reconciler runs for service {}", service_id)});
+      self->delegate(it->second, atom::describe_v);
+      return caf::delegated<envelope>{};
+    },
+    [=](atom::poke, const std::string& service_id) { poke(self, service_id); },
     [=](atom::done, const std::string& service_id) {
       self->state.reconcilers.erase(service_id);
       log::debug(who, "service {} is gone with all its tasks", service_id);

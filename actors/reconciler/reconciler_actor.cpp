@@ -1,9 +1,11 @@
 #include "actors/reconciler/reconciler_actor.hpp"
 
 #include "actors/controlapi/object_id.hpp"
+#include "actors/controlapi/store_events.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/reconciler/reconcile.hpp"
 #include "actors/scheduler/constraints.hpp"
+#include "messages/envelope.hpp"
 
 #include <chrono>
 #include <optional>
@@ -30,6 +32,8 @@ struct reconciler_state {
   bool queued = false;         ///< a run is in the mailbox: later pokes join it
   int writes_in_a_row = 0;     ///< batches written since the plan was empty
   std::set<std::string> waits; ///< reasons not to act, as last logged
+  std::vector<decision> waiting; ///< the same, for the console's inspect
+  uint64_t writes = 0;           ///< batches proposed since it started
   /// The wall clock at start and the actor clock then: now() follows the
   /// actor clock (virtual time in tests) from the wall clock's start.
   int64_t wall_at_start = 0;
@@ -43,6 +47,10 @@ struct decided {
   plan what;
   bool finished = false; ///< no service and no task left
   std::string service_name;
+  /// What the decision saw, for its event.
+  uint64_t spec_version = 0;
+  std::string desired;
+  std::vector<std::pair<std::string, uint32_t>> observed;
 };
 
 /// Unix nanoseconds, moving with the actor's clock.
@@ -77,7 +85,43 @@ decided decide(const store::store& db, const std::string& service_id,
   }
   out.what = reconcile(in);
   out.finished = service == nullptr && in.tasks.empty();
+  out.spec_version = service ? service->spec_version : 0;
+  out.desired = controlapi::desired_of(service);
+  out.observed = controlapi::observed_states(in.tasks);
   return out;
+}
+
+bool acts(const decision& d) {
+  return d.action == "create" || d.action == "shutdown" || d.action == "remove";
+}
+
+/// The event that records a run's decisions (the manager adds the Raft
+/// index of the write that carries them out).
+controlapi::event decision_event(self_ptr self, const decided& d,
+                                 const std::vector<decision>& which) {
+  controlapi::event e;
+  e.time_nanos = controlapi::unix_nanos();
+  e.type = "reconcile";
+  std::set<std::string> actions;
+  for (const auto& why : which)
+    if (acts(why) || which.size() == 1)
+      actions.insert(why.action);
+  for (const auto& a : actions)
+    e.action += (e.action.empty() ? "" : "+") + a;
+  if (e.action.empty())
+    e.action = "wait";
+  e.id = self->state.service_id;
+  e.service = d.service_name;
+  e.name = d.service_name;
+  e.spec_version = d.spec_version;
+  e.observed = d.observed;
+  e.desired = d.desired;
+  e.attributes.emplace_back(controlapi::attr_service_id,
+                            self->state.service_id);
+  for (const auto& why : which)
+    e.decisions.push_back(controlapi::decision_record{
+      why.action, why.task_id, why.slot, why.node_id, why.reason});
+  return e;
 }
 
 void run(self_ptr self);
@@ -105,20 +149,29 @@ void run(self_ptr self) {
   // paused update, a restart limit) only when they change, as they repeat
   // on every run until the service moves on.
   std::set<std::string> waits;
+  std::vector<decision> new_waits;
+  st.waiting.clear();
   for (const auto& why : d.what.decisions) {
     auto line = fmt::format(
       "service {}: {} task {} slot {}{}{}: {}",
       d.service_name.empty() ? st.service_id : d.service_name, why.action,
       why.task_id, why.slot, why.node_id.empty() ? "" : " on node ",
       why.node_id, why.reason);
-    bool acts = why.action == "create" || why.action == "shutdown"
-                || why.action == "remove";
-    if (acts)
+    if (acts(why)) {
       log::info("reconciler", "{}", line);
-    else if (waits.insert(line).second && st.waits.count(line) == 0)
-      log::info("reconciler", "{}", line);
+    } else {
+      st.waiting.push_back(why);
+      if (waits.insert(line).second && st.waits.count(line) == 0) {
+        log::info("reconciler", "{}", line);
+        new_waits.push_back(why);
+      }
+    }
   }
   st.waits = std::move(waits);
+  // Waits that begin without anything written are events of their own.
+  if (d.what.actions.empty() && !new_waits.empty())
+    self->send(st.link.manager, atom::event_v,
+               decision_event(self, d, new_waits));
   if (d.what.wake_at_nanos)
     schedule_wake(self, *d.what.wake_at_nanos);
   if (d.finished) {
@@ -131,7 +184,9 @@ void run(self_ptr self) {
     return;
   }
   st.writing = true;
-  controlapi::write_request req{std::move(d.what.actions), "reconciler"};
+  ++st.writes;
+  controlapi::write_request req{std::move(d.what.actions), "reconciler",
+                                decision_event(self, d, d.what.decisions)};
   self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
     .then(
       [=](const controlapi::write_verdict& v) {
@@ -168,6 +223,37 @@ void run(self_ptr self) {
       });
 }
 
+/// The console's `inspect`: the service as this reconciler sees it now.
+envelope describe(self_ptr self) {
+  auto& st = self->state;
+  auto d = st.link.db->read([&](const store::store& db) {
+    return decide(db, st.service_id, now_nanos(self));
+  });
+  return make_envelope(
+    schema::Envelope::Kind::REPLY, 0, {}, {}, [&](auto body) {
+      auto r = body.initReconcilerState();
+      r.setService(d.service_name);
+      r.setServiceId(st.service_id);
+      r.setSpecVersion(d.spec_version);
+      r.setDesired(d.desired);
+      auto observed = r.initObserved(static_cast<unsigned>(d.observed.size()));
+      for (unsigned i = 0; i < d.observed.size(); ++i) {
+        observed[i].setState(d.observed[i].first);
+        observed[i].setCount(d.observed[i].second);
+      }
+      auto waiting = r.initWaiting(static_cast<unsigned>(st.waiting.size()));
+      for (unsigned i = 0; i < st.waiting.size(); ++i) {
+        waiting[i].setAction(st.waiting[i].action);
+        waiting[i].setTaskId(st.waiting[i].task_id);
+        waiting[i].setSlot(st.waiting[i].slot);
+        waiting[i].setNodeId(st.waiting[i].node_id);
+        waiting[i].setReason(st.waiting[i].reason);
+      }
+      r.setWrites(st.writes);
+      r.setWakeAtNanos(st.wake_at);
+    });
+}
+
 caf::behavior reconciler(self_ptr self, controlapi::leader_link link,
                          std::string service_id, caf::actor orchestrator) {
   auto& st = self->state;
@@ -195,6 +281,7 @@ caf::behavior reconciler(self_ptr self, controlapi::leader_link link,
       self->state.queued = false;
       run(self);
     },
+    [=](atom::describe) { return describe(self); },
   };
 }
 

@@ -3,12 +3,16 @@
 #include "actors/controlapi/object_id.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/scheduler/placement.hpp"
+#include "messages/envelope.hpp"
 
 #include <chrono>
+#include <set>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <fmt/format.h>
 
 namespace skep::scheduler {
 
@@ -22,9 +26,11 @@ constexpr size_t max_batch_actions = 4096;
 
 struct scheduler_state {
   controlapi::leader_link link;
-  size_t in_flight = 0; ///< batches proposed, not yet applied
-  bool again = false;   ///< something changed while they were
-  bool queued = false;  ///< a run is in the mailbox
+  size_t in_flight = 0;    ///< batches proposed, not yet applied
+  bool again = false;      ///< something changed while they were
+  bool queued = false;     ///< a run is in the mailbox
+  uint64_t placements = 0; ///< assignments proposed since it started
+  uint64_t batches = 0;    ///< proposals made since it started
   static inline const char* name = "scheduler";
 };
 
@@ -50,8 +56,13 @@ bool matters(const store::changes& ch) {
   return false;
 }
 
-/// One pass: every pending task placed or explained.
-std::vector<store::action> decide(const store::store& db) {
+/// One pass: every pending task placed or explained, and why, for events.
+struct pass {
+  std::vector<store::action> actions;
+  std::vector<controlapi::decision_record> decisions;
+};
+
+pass decide(const store::store& db) {
   placer p;
   for (const auto* n : db.nodes())
     p.set_node(*n, n->capacity);
@@ -65,17 +76,24 @@ std::vector<store::action> decide(const store::store& db) {
     else if (!t->node_id.empty())
       p.set_task(*t);
   }
-  std::vector<store::action> actions;
+  pass out;
+  auto& actions = out.actions;
   if (pending.empty())
-    return actions;
+    return out;
   auto now = controlapi::unix_nanos();
   auto decided = p.place(pending, [&](const std::string& id) {
     const auto* s = db.service(id);
     return s ? &s->spec : nullptr;
   });
-  for (auto& placed : decided.placed)
+  for (auto& placed : decided.placed) {
+    const auto* t = db.task(placed.task_id);
+    const auto* n = db.node(placed.node_id);
+    out.decisions.push_back(controlapi::decision_record{
+      "assign", placed.task_id, t ? t->slot : 0, placed.node_id,
+      fmt::format("placed on {}", n ? n->hostname : placed.node_id)});
     actions.push_back(
       store::assign_task{placed.task_id, placed.node_id, now, "assigned"});
+  }
   for (auto& why : decided.unplaced) {
     const auto* t = db.task(why.task_id);
     if (t == nullptr || t->status.err == why.reason)
@@ -83,9 +101,26 @@ std::vector<store::action> decide(const store::store& db) {
     auto status = t->status;
     status.err = why.reason;
     status.message = "pending task scheduling";
+    out.decisions.push_back(
+      controlapi::decision_record{"pending", t->id, t->slot, "", why.reason});
     actions.push_back(store::set_task_status{t->id, status});
   }
-  return actions;
+  return out;
+}
+
+/// The event of one batch: decisions [from, to) of the pass.
+controlapi::event schedule_event(const pass& p, size_t from, size_t to) {
+  controlapi::event e;
+  e.time_nanos = controlapi::unix_nanos();
+  e.type = "schedule";
+  std::set<std::string> actions;
+  for (size_t i = from; i < to && i < p.decisions.size(); ++i) {
+    actions.insert(p.decisions[i].action);
+    e.decisions.push_back(p.decisions[i]);
+  }
+  for (const auto& a : actions)
+    e.action += (e.action.empty() ? "" : "+") + a;
+  return e;
 }
 
 void run(self_ptr self) {
@@ -95,7 +130,8 @@ void run(self_ptr self) {
     return;
   }
   auto start = steady_clock::now();
-  auto actions = st.link.db->read(decide);
+  auto decided = st.link.db->read(decide);
+  auto& actions = decided.actions;
   if (actions.empty())
     return;
   log::debug(who, "{} decisions in {} µs", actions.size(),
@@ -105,8 +141,13 @@ void run(self_ptr self) {
     controlapi::write_request req{
       {std::make_move_iterator(actions.begin() + static_cast<ptrdiff_t>(i)),
        std::make_move_iterator(actions.begin() + static_cast<ptrdiff_t>(end))},
-      "scheduler"};
+      "scheduler",
+      schedule_event(decided, i, end)};
     ++st.in_flight;
+    ++st.batches;
+    for (const auto& a : req.actions)
+      if (std::holds_alternative<store::assign_task>(a))
+        ++st.placements;
     self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
       .then(
         [=](const controlapi::write_verdict& v) {
@@ -134,6 +175,43 @@ void run(self_ptr self) {
   }
 }
 
+/// The console's `inspect`: what waits for a node, and why.
+envelope describe(self_ptr self) {
+  auto& st = self->state;
+  return make_envelope(
+    schema::Envelope::Kind::REPLY, 0, {}, {}, [&](auto body) {
+      auto d = body.initSchedulerState();
+      d.setPlacements(st.placements);
+      d.setBatches(st.batches);
+      st.link.db->read([&](const store::store& db) {
+        uint32_t ready = 0;
+        for (const auto* n : db.nodes())
+          if (n->status == store::node_status::ready
+              && n->avail == store::availability::active)
+            ++ready;
+        d.setReadyNodes(ready);
+        std::vector<const store::task_object*> pending;
+        for (const auto* t : db.tasks())
+          if (t->status.state == store::task_state::pending
+              && t->desired_state <= store::task_state::running)
+            pending.push_back(t);
+        d.setPendingTasks(static_cast<uint32_t>(pending.size()));
+        std::vector<const store::task_object*> stuck;
+        for (const auto* t : pending)
+          if (!t->status.err.empty() && stuck.size() < 100)
+            stuck.push_back(t);
+        auto list = d.initUnplaceable(static_cast<unsigned>(stuck.size()));
+        for (unsigned i = 0; i < stuck.size(); ++i) {
+          list[i].setAction("pending");
+          list[i].setTaskId(stuck[i]->id);
+          list[i].setSlot(stuck[i]->slot);
+          list[i].setReason(stuck[i]->status.err);
+        }
+        return 0;
+      });
+    });
+}
+
 caf::behavior scheduler(self_ptr self, controlapi::leader_link link) {
   self->state.link = std::move(link);
   self->send(self, atom::poke_v);
@@ -152,6 +230,7 @@ caf::behavior scheduler(self_ptr self, controlapi::leader_link link) {
       self->state.queued = false;
       run(self);
     },
+    [=](atom::describe) { return describe(self); },
   };
 }
 

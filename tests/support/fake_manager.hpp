@@ -48,6 +48,9 @@ struct fake_manager_state {
   /// How many of the next requests of a writer to refuse without applying
   /// them, as the manager does when the proposal is not committed.
   std::map<std::string, int> refuse;
+  /// Events the leader actors asked to record: decisions that came with a
+  /// write (once applied) and those sent on their own.
+  std::vector<controlapi::event> events;
 
   /// The write requests whose `why` is `who`.
   std::vector<const write_record*> writes_by(const std::string& who) const {
@@ -93,6 +96,8 @@ inline caf::behavior fake_manager(caf::event_based_actor* self,
     [=](atom::write, controlapi::write_request& req)
       -> caf::result<controlapi::write_verdict> {
       m->writes.push_back({req.why, req.actions});
+      if (req.decision)
+        m->events.push_back(*req.decision);
       if (auto i = m->refuse.find(req.why);
           i != m->refuse.end() && i->second > 0) {
         --i->second;
@@ -105,6 +110,9 @@ inline caf::behavior fake_manager(caf::event_based_actor* self,
         return rp;
       }
       return apply_and_publish(self, *m, req.actions);
+    },
+    [=](atom::event, controlapi::event& e) {
+      m->events.push_back(std::move(e));
     },
     [=](atom::flush) {
       auto held = std::move(m->held);

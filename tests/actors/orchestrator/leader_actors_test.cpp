@@ -164,6 +164,58 @@ TEST_F(LeaderActors, TasksOfADownNodeAreReplacedOnTheOtherNodes) {
             (std::map<std::string, size_t>{{"node-a", 3}, {"node-c", 3}}));
 }
 
+// Every decision is an event: what the reconciler saw and wanted, what it
+// did to which task and why; where the scheduler put each task.
+TEST_F(LeaderActors, DecisionsOfADownNodeAreRecordedAsEvents) {
+  start_orchestrator_and_scheduler();
+  put_service(make_service("web", 6));
+  auto of = [&](const std::string& type, const std::string& action) {
+    std::vector<controlapi::event> out;
+    for (const auto& e : m->events)
+      if (e.type == type && e.action.find(action) != std::string::npos)
+        out.push_back(e);
+    return out;
+  };
+  auto created = of("reconcile", "create");
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_EQ(created[0].service, "svc-web"); // by name
+  EXPECT_EQ(created[0].desired, "replicated 6");
+  EXPECT_EQ(created[0].decisions.size(), 6u);
+  EXPECT_GT(created[0].spec_version, 0u);
+  auto assigned = of("schedule", "assign");
+  ASSERT_FALSE(assigned.empty());
+  size_t placements = 0;
+  for (const auto& e : assigned)
+    for (const auto& d : e.decisions)
+      placements += d.action == "assign" && !d.node_id.empty();
+  EXPECT_EQ(placements, 6u);
+
+  m->events.clear();
+  ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
+                                            "heartbeat failure",
+                                            controlapi::unix_nanos()}})
+                .ok);
+  auto moved = of("reconcile", "shutdown");
+  ASSERT_EQ(moved.size(), 1u) << m->events.size();
+  const auto& e = moved[0];
+  // Observed before the decision: the six tasks (no agent runs them here).
+  uint32_t observed = 0;
+  for (const auto& [state, n] : e.observed)
+    observed += n;
+  EXPECT_EQ(observed, 6u);
+  size_t shutdowns = 0, creates = 0;
+  for (const auto& d : e.decisions) {
+    if (d.action == "shutdown") {
+      ++shutdowns;
+      EXPECT_EQ(d.node_id, "node-b");
+      EXPECT_NE(d.reason.find("down"), std::string::npos) << d.reason;
+    }
+    creates += d.action == "create";
+  }
+  EXPECT_EQ(shutdowns, 2u);
+  EXPECT_EQ(creates, 2u);
+}
+
 TEST_F(LeaderActors, ScalingDownToTwoShutsDownFourTasksAcrossNodes) {
   start_orchestrator_and_scheduler();
   put_service(make_service("web", 6));
