@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config ccache git
   libcaf-dev capnproto libcapnp-dev libsodium-dev libsqlite3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libedit-dev
 )
 
 missing=()

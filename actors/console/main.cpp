@@ -1,6 +1,8 @@
 // skep: the Skep client. Talks to a node's control socket.
 
+#include "actors/console/console_cmd.hpp"
 #include "actors/console/control_client.hpp"
+#include "actors/console/events_cmd.hpp"
 #include "actors/console/info_format.hpp"
 #include "actors/console/logs_cmd.hpp"
 #include "actors/console/service_cmd.hpp"
@@ -273,6 +275,8 @@ int main(int argc, char** argv) {
 
   auto services = console::add_service_commands(app, *node, host);
   auto logs = console::add_logs_command(*app.get_subcommand("service"), host);
+  auto events = console::add_events_command(app, host);
+  auto console_cmd = console::add_console_command(app, host);
 
   try {
     app.parse(argc, argv);
@@ -296,6 +300,10 @@ int main(int argc, char** argv) {
   if (auto rc = services.run(); rc)
     return *rc;
   if (auto rc = logs.run(); rc)
+    return *rc;
+  if (auto rc = events.run(); rc)
+    return *rc;
+  if (auto rc = console_cmd.run(); rc)
     return *rc;
   using which = schema::control::Reply;
   if (init->parsed()) {
