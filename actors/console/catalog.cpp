@@ -1,6 +1,8 @@
 #include "actors/console/catalog.hpp"
 
 #include "actors/console/message_text.hpp"
+#include "actors/console/script.hpp"
+#include "actors/console/service_format.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -102,22 +104,6 @@ result<std::string> check_name(std::string_view name, const char* what) {
   return std::string(name);
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -318,27 +304,6 @@ std::string argument_text(const message_info& m) {
   return "(" + m.argument + ")";
 }
 
-std::string render_rows(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i)
-      width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size())
-        line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ')
-      line.pop_back();
-    out += line + "\n";
-  }
-  return out;
-}
 
 std::string format_kinds(const std::vector<actor_kind>& kinds) {
   std::vector<std::vector<std::string>> rows;
@@ -353,7 +318,7 @@ std::string format_kinds(const std::vector<actor_kind>& kinds) {
       rows.push_back({actor_pattern(kind), m.call ? "call" : "send", m.name,
                       argument_text(m), reply});
     }
-  return render_rows(rows);
+  return render_table(rows, 2);
 }
 
 result<message_info> find_message(actor_kind kind, std::string_view name) {

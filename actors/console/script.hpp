@@ -137,6 +137,9 @@ struct condition_result {
 condition_result evaluate(const condition& c, const cluster_view& view,
                           const std::vector<event_row>& seen);
 
+/// Levenshtein distance between `a` and `b`, for "did you mean" hints.
+size_t edit_distance(std::string_view a, std::string_view b);
+
 /// True when `text` matches `pattern`, where `*` matches any run of
 /// characters (including none) and every other character itself.
 bool glob_match(std::string_view pattern, std::string_view text);

@@ -35,28 +35,6 @@ std::string rfc3339(int64_t nanos) {
   return fmt::format("{}.{:09d}Z", buf, nanos % 1'000'000'000);
 }
 
-/// Left-aligned columns three spaces apart, trailing blanks trimmed.
-std::string render_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i)
-      width[i] = std::max(width[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size())
-        line += std::string(width[i] - row[i].size() + 3, ' ');
-    }
-    while (!line.empty() && line.back() == ' ')
-      line.pop_back();
-    out += line + "\n";
-  }
-  return out;
-}
 
 /// Docker's Ellipsis: at most `width` characters (UTF-8 aware), the last
 /// one "…" when something was cut.
@@ -351,6 +329,29 @@ assess_slot(const std::vector<schema::store::Task::Reader>& newest_first,
 }
 
 } // namespace
+
+std::string render_table(const std::vector<std::vector<std::string>>& rows,
+                         size_t gap) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line += std::string(width[i] - row[i].size() + gap, ' ');
+    }
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
 
 std::string task_state_name(TaskState state) {
   switch (state) {

@@ -13,6 +13,11 @@
 
 namespace skep::console {
 
+/// Left-aligned columns `gap` spaces apart, trailing blanks trimmed; rows
+/// may have different lengths.
+std::string render_table(const std::vector<std::vector<std::string>>& rows,
+                         size_t gap = 3);
+
 /// "running", "failed", ...: a task state as Docker spells it.
 std::string task_state_name(schema::store::TaskState state);
 
