@@ -58,6 +58,12 @@ struct daemon_config : caf::actor_system_config {
   daemon_config() {
     skep::register_types(*this);
     load<caf::io::middleman>(); // node-to-node transport
+    // Workers that sleep on a condition variable when there is nothing to
+    // do. CAF's default work-stealing policy polls (spins, then naps 50 us)
+    // after every message, and the managers' 50-100 ms ticks kept it
+    // polling: an idle manager used a quarter of a core, which on a small
+    // machine starved the Raft thread of its neighbours.
+    set("scheduler.policy", caf::atom("sharing"));
   }
 };
 
