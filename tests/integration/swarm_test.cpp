@@ -338,7 +338,14 @@ TEST_F(Swarm, ManagerLeavesWithForceButNotWhenItWouldBreakQuorum) {
   // The leader itself leaves: it hands over and is demoted; its record
   // stays, Down, until node rm (as with Docker).
   auto left = skep("m1", {"swarm", "leave", "--force"});
-  ASSERT_EQ(left.exit_code, 0) << left.err;
+  if (left.exit_code != 0)
+    for (auto name : {"m1", "m2", "m3"})
+      nodes[name].proc->wait_for_output("never printed", 100ms);
+  ASSERT_EQ(left.exit_code, 0)
+    << left.err << skep("m2", {"node", "ls"}).out << "m1:\n"
+    << nodes["m1"].proc->output() << "m2:\n"
+    << nodes["m2"].proc->output() << "m3:\n"
+    << nodes["m3"].proc->output();
   EXPECT_EQ(left.out, "Node left the swarm.\n");
   ASSERT_TRUE(eventually([&] {
     auto l = node_list("m2");

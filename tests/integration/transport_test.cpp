@@ -630,6 +630,10 @@ TEST_F(TransportNet, InjectedDropDelayAndPartitionThenHeal) {
 
   w.tell("heal");
   m.tell("heal");
+  // Status goes to the same transport actor after heal: once it answers,
+  // both sides are healed (a call racing m1's heal was lost otherwise).
+  ASSERT_NE(w.ask("status").find("sessions"), std::string::npos);
+  ASSERT_NE(m.ask("status").find("sessions"), std::string::npos);
   out = w.ask("call m1 echo healed 5000");
   EXPECT_NE(out.find("ok healed"), std::string::npos) << out;
 }
