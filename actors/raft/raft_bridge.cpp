@@ -77,7 +77,11 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
 
 caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
                              std::string self_node) {
-  return sys.spawn(bridge, std::move(transport), std::move(self_node));
+  // A thread of its own, as the member has: Raft messages must not wait
+  // behind the scheduler's other work (a hundred task runners starting their
+  // processes at once delayed heartbeat replies past the election timeout).
+  return sys.spawn<caf::detached>(bridge, std::move(transport),
+                                  std::move(self_node));
 }
 
 } // namespace skep::raft
