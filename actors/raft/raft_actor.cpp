@@ -39,6 +39,8 @@ struct raft_state {
   /// The term in storage: a leader's messages of this term may leave before
   /// a sync, those of a term not yet stored may not.
   term_t stored_term = 0;
+  /// When the last tick ran: a late tick means the thread was busy.
+  std::chrono::steady_clock::time_point last_tick{};
   std::string who;
 
   raft_state() = default;
@@ -75,6 +77,9 @@ outcome done(index_t index) {
 // term is new in this ready (a lone voter elects itself at once) waits: were
 // it to crash before the sync, it could lead the same term again with other
 // entries.
+/// Persisting a ready for longer than this is logged as a warning.
+constexpr std::chrono::milliseconds slow_persist{100};
+
 bool sent_before_sync(const message& msg, term_t stored_term) {
   if (msg.term > stored_term)
     return false;
@@ -110,10 +115,18 @@ void drain(raft_self self) {
         else
           after_sync.push_back(std::move(msg));
       }
+      auto persist_start = std::chrono::steady_clock::now();
       st.storage->append(rd.entries);
       if (rd.state)
         st.storage->save_hard_state(*rd.state);
       st.storage->sync();
+      auto persisted = std::chrono::steady_clock::now() - persist_start;
+      if (persisted > slow_persist)
+        log::warn(st.who, "persisting {} entries took {} ms (slow disk?)",
+                  rd.entries.size(),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                    persisted)
+                    .count());
       if (rd.state)
         st.stored_term = rd.state->term;
       for (auto& msg : after_sync)
@@ -341,7 +354,18 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       return take_snapshot(self, index, std::move(data));
     },
     [self](atom::tick) {
-      self->state.member->tick();
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      if (st.last_tick != std::chrono::steady_clock::time_point{}
+          && now - st.last_tick > 5 * st.tick)
+        log::warn(st.who, "{} ms since the last tick of {} ms (was this "
+                          "member's thread busy or starved?)",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                    now - st.last_tick)
+                    .count(),
+                  st.tick.count());
+      st.last_tick = now;
+      st.member->tick();
       drain(self);
       self->delayed_send(self, self->state.tick, atom::tick_v);
     },
