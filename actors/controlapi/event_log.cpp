@@ -189,16 +189,44 @@ bool matches(const filter_set& filters, const event& e) {
 
 // ---- the log ----
 
-event_log::event_log(std::string id, size_t capacity)
-  : id_(std::move(id)), capacity_(std::max<size_t>(capacity, 1)) {}
+event_log::event_log(std::string id, size_t capacity, size_t max_bytes)
+  : id_(std::move(id)), capacity_(std::max<size_t>(capacity, 1)),
+    max_bytes_(max_bytes) {}
 
 uint64_t event_log::record(event e) {
   clamp_event(e);
   e.seq = next_seq_++;
+  bytes_ += held_bytes(e);
   events_.push_back(std::move(e));
-  while (events_.size() > capacity_)
+  while (events_.size() > 1
+         && (events_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= held_bytes(events_.front());
     events_.pop_front();
+  }
   return events_.back().seq;
+}
+
+namespace {
+
+size_t heap_bytes(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
+} // namespace
+
+size_t held_bytes(const event& e) {
+  size_t bytes = sizeof(event) + heap_bytes(e.type) + heap_bytes(e.action)
+                 + heap_bytes(e.id) + heap_bytes(e.name) + heap_bytes(e.service)
+                 + heap_bytes(e.desired);
+  for (const auto& [state, count] : e.observed)
+    bytes += sizeof(e.observed[0]) + heap_bytes(state);
+  for (const auto& d : e.decisions)
+    bytes += sizeof(decision_record) + heap_bytes(d.action)
+             + heap_bytes(d.task_id) + heap_bytes(d.node_id)
+             + heap_bytes(d.reason);
+  for (const auto& [key, value] : e.attributes)
+    bytes += sizeof(e.attributes[0]) + heap_bytes(key) + heap_bytes(value);
+  return bytes;
 }
 
 uint64_t event_log::oldest_seq() const {

@@ -126,15 +126,20 @@ struct read_result {
 class event_log {
  public:
   static constexpr size_t default_capacity = 10'000;
+  /// What the kept events may hold in memory, about: events of thousands of
+  /// decisions would otherwise make 10,000 events gigabytes.
+  static constexpr size_t default_max_bytes = size_t{8} << 20;
 
   /// `id` names this log ("<leader node id>:<start nanos>"); positions of
   /// one log mean nothing in another. A capacity of 0 is taken as 1.
-  explicit event_log(std::string id, size_t capacity = default_capacity);
+  explicit event_log(std::string id, size_t capacity = default_capacity,
+                     size_t max_bytes = default_max_bytes);
 
   /// Clamps `e` (see event_limits), gives it the next seq, keeps it, and
-  /// drops the oldest event when more than capacity are kept. Returns the
-  /// seq. Pointers from read() to other events stay valid, except to the
-  /// one dropped.
+  /// drops the oldest events while more than capacity are kept or they hold
+  /// more than max_bytes (the newest is always kept). Returns the seq.
+  /// Pointers from read() to other events stay valid, except to those
+  /// dropped.
   uint64_t record(event e);
 
   const std::string& id() const { return id_; }
@@ -147,6 +152,8 @@ class event_log {
 
   size_t size() const { return events_.size(); }
   size_t capacity() const { return capacity_; }
+  /// About what the kept events hold in memory (see held_bytes).
+  size_t bytes() const { return bytes_; }
 
   /// At most `limit` (0: default_read_limit) events matching `q`, oldest
   /// first. The pointers stay valid until the event is dropped by record().
@@ -158,6 +165,8 @@ class event_log {
  private:
   std::string id_;
   size_t capacity_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   uint64_t next_seq_ = 1;
   std::deque<event> events_;
 };
@@ -172,6 +181,10 @@ inline constexpr size_t default_batch_bytes = size_t{2} << 20;
 
 /// About how many bytes `e` takes on the wire.
 size_t encoded_size(const event& e);
+
+/// About what `e` holds in memory: the struct, its vectors' elements and
+/// every string too long for the small-string buffer.
+size_t held_bytes(const event& e);
 
 /// Answers `q`: at most `limit` matching events (0: default_read_limit) and
 /// about `max_bytes` (at least one event), nextSeq to ask with next, the

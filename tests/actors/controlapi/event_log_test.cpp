@@ -91,6 +91,32 @@ TEST(EventLog, RingDropsOldestBeyondCapacity) {
   EXPECT_EQ(seqs(log.read({}, 0)), (std::vector<uint64_t>{3, 4, 5}));
 }
 
+TEST(EventLog, RingDropsOldestBeyondItsMemoryBudget) {
+  auto big = [] {
+    auto e = object_event("reconcile", "create", "s", "web");
+    for (int i = 0; i < 1000; ++i)
+      e.decisions.push_back({"create",
+                             "task-with-a-long-id-" + std::to_string(i),
+                             uint64_t(i + 1), "", "slot is free: a reason"});
+    return e;
+  };
+  auto one = held_bytes(big());
+  EXPECT_GT(one, 1000 * sizeof(decision_record));
+  event_log log{"m1:1", 10'000, 3 * one + one / 2};
+  for (int i = 0; i < 5; ++i)
+    log.record(big());
+  EXPECT_EQ(log.size(), 3u);
+  EXPECT_EQ(log.oldest_seq(), 3u);
+  EXPECT_LE(log.bytes(), 3 * one + one / 2);
+  EXPECT_GE(log.bytes(), 3 * one);
+  // One event over the whole budget is still kept: the newest always is.
+  event_log tiny{"m1:2", 10'000, 10};
+  tiny.record(big());
+  tiny.record(big());
+  EXPECT_EQ(tiny.size(), 1u);
+  EXPECT_EQ(tiny.oldest_seq(), 2u);
+}
+
 TEST(EventLog, ReadAfterSeqSkipsWhatWasRead) {
   event_log log{"m1:1"};
   for (int i = 0; i < 5; ++i)
