@@ -44,11 +44,7 @@ TEST_F(Swarm, FiveNodesFailoverDrainDownAndRestart) {
     << skep("m1", {"node", "ls"}).out;
   EXPECT_EQ(list["m1"]["ManagerStatus"], "Leader");
   // Both new managers vote before the leader goes.
-  ASSERT_TRUE(eventually([&] {
-    auto info = skep("m1", {"info", "--format", "json"});
-    return info.exit_code == 0
-           && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
-  }))
+  ASSERT_TRUE(eventually([&] { return raft_voters("m1") == 3; }))
     << skep("m1", {"info", "--format", "json"}).out;
   EXPECT_EQ(list["m1"]["Self"], true);
   EXPECT_EQ(list["w1"]["ManagerStatus"], "");
@@ -153,11 +149,7 @@ TEST_F(Swarm, PromoteDemoteTheLeaderAndRemoveANode) {
     return l["w1"]["ManagerStatus"] == "Reachable";
   }))
     << skep("m1", {"node", "ls"}).out;
-  EXPECT_TRUE(eventually([&] {
-    auto info = skep("m1", {"info", "--format", "json"});
-    return info.exit_code == 0
-           && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
-  }));
+  EXPECT_TRUE(eventually([&] { return raft_voters("m1") == 3; }));
 
   // Demote the leader: leadership moves first, then it becomes a worker.
   auto demoted = skep("m1", {"node", "demote", "m1"});
@@ -309,14 +301,7 @@ TEST_F(Swarm, ManagerLeavesWithForceButNotWhenItWouldBreakQuorum) {
 
   ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
   ASSERT_NO_FATAL_FAILURE(join("m3", "m1", "manager"));
-  auto voters = [&](const std::string& on) {
-    auto info = skep(on, {"info", "--format", "json"});
-    return info.exit_code == 0
-             ? nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"]
-                 .get<int>()
-             : -1;
-  };
-  ASSERT_TRUE(eventually([&] { return voters("m1") == 3; }));
+  ASSERT_TRUE(eventually([&] { return raft_voters("m1") == 3; }));
   // Without --force a manager is told to demote first.
   auto refused = skep("m3", {"swarm", "leave"});
   EXPECT_NE(refused.exit_code, 0);
@@ -368,18 +353,14 @@ TEST_F(Swarm, ManagerLeavesWithForceButNotWhenItWouldBreakQuorum) {
   EXPECT_EQ(nlohmann::json::parse(info.out)["Swarm"]["LocalNodeState"],
             "inactive")
     << info.out;
-  EXPECT_TRUE(eventually([&] { return voters("m2") == 2; }));
+  EXPECT_TRUE(eventually([&] { return raft_voters("m2") == 2; }));
 }
 
 TEST_F(Swarm, ForceNewClusterRecoversAManagerWhoseQuorumIsLost) {
   ASSERT_NO_FATAL_FAILURE(init("m1"));
   ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
   ASSERT_NO_FATAL_FAILURE(join("m3", "m1", "manager"));
-  ASSERT_TRUE(eventually([&] {
-    auto info = skep("m1", {"info", "--format", "json"});
-    return info.exit_code == 0
-           && nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"] == 3;
-  }));
+  ASSERT_TRUE(eventually([&] { return raft_voters("m1") == 3; }));
   ASSERT_EQ(
     skep("m1", {"node", "update", "--label-add", "kept=yes", "m1"}).exit_code,
     0);

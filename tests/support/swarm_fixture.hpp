@@ -89,6 +89,15 @@ class swarm_fixture : public ::testing::Test {
     return check();
   }
 
+  /// Raft voters as `skep info` on `on` reports them; -1 when it fails.
+  int raft_voters(const std::string& on) {
+    auto info = skep(on, {"info", "--format", "json"});
+    if (info.exit_code != 0)
+      return -1;
+    return nlohmann::json::parse(info.out)["Swarm"]["Raft"]["Voters"]
+      .get<int>();
+  }
+
   std::string token(const std::string& on, const std::string& role) {
     auto r = skep(on, {"swarm", "join-token", "-q", role});
     EXPECT_EQ(r.exit_code, 0) << r.err;
