@@ -101,7 +101,7 @@ struct manager_state {
   /// to wait for a new leader to be known.
   struct pending_forward {
     control_request request;
-    caf::typed_response_promise<control_reply> promise;
+    std::function<void(const control_reply&)> done;
     std::chrono::steady_clock::time_point until;
   };
   std::vector<pending_forward> pending_forwards;
@@ -441,12 +441,32 @@ reply_handler deliver_to(caf::typed_response_promise<control_reply> rp) {
   return [rp](const control_reply& reply) mutable { rp.deliver(reply); };
 }
 
+/// How long a request waits for a leader to be known (an election takes
+/// about one election timeout) before it fails with "no leader".
+constexpr auto leader_wait = seconds{3};
+
+/// Keeps `request` until a leader other than this manager is known or
+/// `until` passes; the manager checks every 100 ms (atom::transfer).
+void forward_later(self_ptr self, const control_request& request,
+                   reply_handler done, steady_clock::time_point until) {
+  auto& pending = self->state.pending_forwards;
+  if (pending.empty())
+    self->delayed_send(self, milliseconds{100}, atom::transfer_v);
+  pending.push_back({request, std::move(done), until});
+}
+
 /// Sends `request` to the leader's control API and hands its reply (or why
-/// there is none) to `done`.
-void forward(self_ptr self, const control_request& request,
-             reply_handler done) {
+/// there is none) to `done`. While no leader is known it waits up to
+/// leader_wait for one, unless `may_wait` is false.
+void forward(self_ptr self, const control_request& request, reply_handler done,
+             bool may_wait = true) {
   auto leader = leader_node(self);
   if (leader.empty() || leader == self->state.cfg.node_id) {
+    if (may_wait) {
+      forward_later(self, request, std::move(done),
+                    steady_clock::now() + leader_wait);
+      return;
+    }
     done(error_reply(errc::unavailable,
                      "the swarm has no leader right now (no quorum?); "
                      "try again"));
@@ -590,9 +610,8 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
         // The successor leads shortly: send it the request once this
         // member knows it leads (an election may be needed if the transfer
         // times out).
-        self->state.pending_forwards.push_back(
-          {req, rp, std::chrono::steady_clock::now() + write_timeout});
-        self->delayed_send(self, milliseconds{100}, atom::transfer_v);
+        forward_later(self, req, deliver_to(rp),
+                      steady_clock::now() + write_timeout);
       });
     return;
   }
@@ -1459,7 +1478,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       st.pending_forwards.clear();
       for (auto& p : pending) {
         if (known || now >= p.until)
-          forward(self, p.request, deliver_to(p.promise));
+          forward(self, p.request, std::move(p.done), false);
         else
           st.pending_forwards.push_back(std::move(p));
       }
