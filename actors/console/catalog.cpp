@@ -104,7 +104,6 @@ result<std::string> check_name(std::string_view name, const char* what) {
   return std::string(name);
 }
 
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out)
@@ -304,7 +303,6 @@ std::string argument_text(const message_info& m) {
   return "(" + m.argument + ")";
 }
 
-
 std::string format_kinds(const std::vector<actor_kind>& kinds) {
   std::vector<std::vector<std::string>> rows;
   for (auto kind : kinds)
@@ -354,11 +352,12 @@ std::string format_messages(actor_kind kind) {
 
 namespace {
 
-/// Every struct and enum reachable from the console's messages, by name.
+/// Every struct and enum reachable from the console's messages, by name:
+/// a walk over their fields, `unvisited` holding the structs still to read.
 const std::map<std::string, capnp::Schema>& type_registry() {
   static const auto registry = [] {
     std::map<std::string, capnp::Schema> out;
-    std::vector<StructSchema> todo
+    std::vector<StructSchema> unvisited
       = {request_schema(), capnp::Schema::from<schema::control::Reply>(),
          capnp::Schema::from<schema::Envelope>()};
     auto add_type = [&](capnp::Type t) {
@@ -367,7 +366,7 @@ const std::map<std::string, capnp::Schema>& type_registry() {
       if (t.isStruct()) {
         auto s = t.asStruct();
         if (out.emplace(s.getShortDisplayName().cStr(), s).second)
-          todo.push_back(s);
+          unvisited.push_back(s);
       } else if (t.isEnum()) {
         out.emplace(t.asEnum().getShortDisplayName().cStr(), t.asEnum());
       }
@@ -375,12 +374,13 @@ const std::map<std::string, capnp::Schema>& type_registry() {
     out.emplace("Request", request_schema());
     out.emplace("Reply", capnp::Schema::from<schema::control::Reply>());
     out.emplace("Envelope", capnp::Schema::from<schema::Envelope>());
-    while (!todo.empty()) {
-      auto s = todo.back();
-      todo.pop_back();
+    while (!unvisited.empty()) {
+      auto s = unvisited.back();
+      unvisited.pop_back();
       for (auto f : s.getFields()) {
         if (f.getProto().isGroup())
-          todo.push_back(f.getType().asStruct()); // its fields, not its name
+          unvisited.push_back(
+            f.getType().asStruct()); // its fields, not its name
         else
           add_type(f.getType());
       }

@@ -98,7 +98,6 @@ std::vector<token> words(std::string_view s, size_t from) {
   return out;
 }
 
-
 /// "; did you mean `x`?" for the closest of `known` within 2 edits, or "".
 template <class Names>
 std::string suggestion(std::string_view word, const Names& known) {

@@ -35,7 +35,6 @@ std::string rfc3339(int64_t nanos) {
   return fmt::format("{}.{:09d}Z", buf, nanos % 1'000'000'000);
 }
 
-
 /// Docker's Ellipsis: at most `width` characters (UTF-8 aware), the last
 /// one "…" when something was cut.
 std::string ellipsis(const std::string& text, size_t width) {

@@ -122,11 +122,11 @@ void drain(raft_self self) {
       st.storage->sync();
       auto persisted = std::chrono::steady_clock::now() - persist_start;
       if (persisted > slow_persist)
-        log::warn(st.who, "persisting {} entries took {} ms (slow disk?)",
-                  rd.entries.size(),
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                    persisted)
-                    .count());
+        log::warn(
+          st.who, "persisting {} entries took {} ms (slow disk?)",
+          rd.entries.size(),
+          std::chrono::duration_cast<std::chrono::milliseconds>(persisted)
+            .count());
       if (rd.state)
         st.stored_term = rd.state->term;
       for (auto& msg : after_sync)
@@ -358,8 +358,9 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto now = std::chrono::steady_clock::now();
       if (st.last_tick != std::chrono::steady_clock::time_point{}
           && now - st.last_tick > 5 * st.tick)
-        log::warn(st.who, "{} ms since the last tick of {} ms (was this "
-                          "member's thread busy or starved?)",
+        log::warn(st.who,
+                  "{} ms since the last tick of {} ms (was this "
+                  "member's thread busy or starved?)",
                   std::chrono::duration_cast<std::chrono::milliseconds>(
                     now - st.last_tick)
                     .count(),
