@@ -870,6 +870,11 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
   };
   switch (target->kind) {
   case console_target_kind::controlapi: {
+    // One level only: a delivery inside a delivery would recurse.
+    if (body.getControlRequest().which() == request_which::DELIVER)
+      return error_reply(errc::invalid_argument,
+                         "a console message to leader/controlapi cannot "
+                         "carry another deliver");
     auto request = control_request::from(body.getControlRequest());
     self->request(caf::actor_cast<caf::actor>(self), timeout, request)
       .then(

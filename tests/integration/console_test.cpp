@@ -162,6 +162,9 @@ TEST_F(Console, BadMessagesAreRefusedBeforeAnythingIsSent) {
      "replicsa"},
     {"call leader/controlapi serviceCreate (name = 3)", "column"},
     {"call leader/controlapi serviceCreate (name = \"web\"", "is never closed"},
+    {"call leader/controlapi deliver (actor = \"scheduler\", envelope = "
+     "0x\"00\")",
+     "is not an envelope"},
   };
   for (const auto& c : cases) {
     auto path = write_script("bad.skep", "echo start\n" + c.line + "\n");
