@@ -4,6 +4,7 @@
 // store, as the leader would once Raft committed them.
 
 #include "actors/controlapi/services.hpp"
+#include "actors/controlapi/store_events.hpp"
 
 #include <algorithm>
 #include <string>
@@ -817,6 +818,78 @@ TEST_F(ServiceRequests, OtherRequestsAreNotServiceRequests) {
   EXPECT_FALSE(is_service_request(sc::Request::SERVICE_LOGS));
   auto why = error_of(ask([](sc::Request::Builder r) { r.setNodeList(); }));
   EXPECT_EQ(why.code, errc::unsupported);
+}
+
+} // namespace
+} // namespace skep::controlapi
+
+namespace skep::controlapi {
+namespace {
+
+std::string attribute(const event& e, const std::string& key) {
+  for (const auto& [k, v] : e.attributes)
+    if (k == key)
+      return v;
+  return {};
+}
+
+// What `skep events` shows of store changes: type, action, names, the
+// service a task belongs to, its node by id and hostname, the Raft index.
+TEST_F(ServiceRequests, StoreChangesBecomeEventsWithTheirNames) {
+  auto spec = make_spec("web");
+  spec.replicas = 2;
+  auto a = create(spec);
+  ASSERT_FALSE(a.reply);
+  auto created = commit(a.actions);
+  ASSERT_TRUE(created) << created.error().message;
+  auto service_events = events_of(db, *created, 7, 123);
+  ASSERT_EQ(service_events.size(), 1u);
+  EXPECT_EQ(service_events[0].type, "service");
+  EXPECT_EQ(service_events[0].action, "create");
+  EXPECT_EQ(service_events[0].name, "web");
+  EXPECT_EQ(service_events[0].desired, "replicated 2");
+  EXPECT_EQ(service_events[0].raft_index, 7u);
+  EXPECT_EQ(service_events[0].time_nanos, 123);
+  auto service_id = text_of(a.on_commit.root().getCreated());
+
+  store::task_object t;
+  t.id = "web-t1";
+  t.service_id = service_id;
+  t.slot = 1;
+  t.node_id = "node-b2";
+  t.desired_state = task_state::running;
+  t.status.state = task_state::failed;
+  t.status.err = "exit 3";
+  t.spec_version = 1;
+  t.container.image = "sleep";
+  t.created_at_nanos = now;
+  auto put = commit({store::put_task{t, 0}});
+  ASSERT_TRUE(put) << put.error().message;
+  auto task_events = events_of(db, *put, 8, 124);
+  ASSERT_EQ(task_events.size(), 1u);
+  const auto& e = task_events[0];
+  EXPECT_EQ(e.type, "task");
+  EXPECT_EQ(e.action, "create");
+  EXPECT_EQ(e.name, "web.1");
+  EXPECT_EQ(e.service, "web");
+  EXPECT_EQ(attribute(e, "state"), "failed");
+  EXPECT_EQ(attribute(e, "error"), "exit 3");
+  EXPECT_EQ(attribute(e, std::string(attr_node)), "node-b2");
+  EXPECT_EQ(attribute(e, std::string(attr_hostname)), "host-b");
+
+  // The cluster object is no event type; a node update is.
+  auto node = make_node("node-a1", "host-a");
+  node.status = store::node_status::down;
+  node.status_message = "heartbeat failure";
+  auto marked = commit({store::put_node{node, 1}});
+  ASSERT_TRUE(marked) << marked.error().message;
+  auto node_events = events_of(db, *marked, 9, 125);
+  ASSERT_EQ(node_events.size(), 1u);
+  EXPECT_EQ(node_events[0].type, "node");
+  EXPECT_EQ(node_events[0].action, "update");
+  EXPECT_EQ(node_events[0].name, "host-a");
+  EXPECT_EQ(attribute(node_events[0], "status"), "down");
+  EXPECT_EQ(attribute(node_events[0], "message"), "heartbeat failure");
 }
 
 } // namespace
