@@ -131,6 +131,8 @@ enum TaskState {
   failed @9;      # it exited with another code, or could not start
   rejected @10;   # the node could not run it at all
   orphaned @11;   # its node was lost for too long
+  remove @12;     # desired state only: the task leaves its slot for good
+                  # (scale down) and is deleted once it has stopped
 }
 
 # One published port.

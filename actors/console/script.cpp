@@ -232,8 +232,9 @@ constexpr std::string_view node_states[]
      "leader", "reachable", "unreachable", "manager", "worker"};
 
 constexpr std::string_view task_states[]
-  = {"new",     "pending",  "assigned", "accepted", "preparing", "starting",
-     "running", "complete", "shutdown", "failed",   "rejected",  "orphaned"};
+  = {"new",      "pending",  "assigned", "accepted", "preparing",
+     "starting", "running",  "complete", "shutdown", "failed",
+     "rejected", "orphaned", "remove"};
 
 constexpr std::string_view event_types[]
   = {"service", "node", "task", "reconcile", "schedule", "dispatch"};

@@ -227,18 +227,19 @@ void remove_task(world& w, entry& e, std::string reason) {
 }
 
 /// Stops a wanted task; one that never ran is removed instead, as nothing
-/// would ever report its end.
-void shut_down(world& w, entry& e, const std::string& reason) {
+/// would ever report its end. `desired` is shutdown when the task's group
+/// gets a replacement, remove when the group is given up (scale down).
+void shut_down(world& w, entry& e, const std::string& reason,
+               task_state desired = task_state::shutdown) {
   if (!is_occupant(e.task))
     return;
   if (never_ran(e.task)) {
     remove_task(w, e, reason + " (never ran)");
     return;
   }
-  e.task.desired_state = task_state::shutdown;
+  e.task.desired_state = desired;
   note(w, "shutdown", &e.task, reason);
-  w.out.actions.emplace_back(
-    store::set_task_desired_state{e.task.id, task_state::shutdown});
+  w.out.actions.emplace_back(store::set_task_desired_state{e.task.id, desired});
 }
 
 // -- service removed ----------------------------------------------------------
@@ -305,7 +306,7 @@ void scale_down(world& w) {
   auto reason = fmt::format("scale down to {} replicas", replicas);
   for (auto slot : slots_to_drop(w, occupied, occupied.size() - replicas))
     for (auto* e : groups[{slot, ""}])
-      shut_down(w, *e, reason);
+      shut_down(w, *e, reason, task_state::remove);
 }
 
 /// Live tasks on a removed, down or drained node stop; the slot's newest gets
@@ -516,10 +517,16 @@ void replace_outdated(world& w, const group_key& key, const group& g,
                 fmt::format("{}: replaces task {}", reason, t.id));
     return;
   }
-  // Stop first: the group's new task comes once this one has stopped.
+  // Stop first: the group's new task comes once this one has stopped
+  // (fill_slots gives it this slot first); when nothing is left to stop,
+  // as for a task that never ran, it comes at once.
+  auto replaced = t.id;
   for (auto* e : g)
     if (is_occupant(e->task))
       shut_down(w, *e, reason);
+  if (!w.global() && stopping_in(w, g).empty())
+    create_task(w, key.first, "",
+                fmt::format("{}: replaces task {}", reason, replaced));
 }
 
 void roll_out(world& w) {
@@ -558,9 +565,36 @@ void roll_out(world& w) {
 
 // -- filling free groups ------------------------------------------------------
 
-/// Creates tasks in the lowest free slots until `replicas` are occupied,
-/// counting tasks still stopping as taken (stop-first: never more than
-/// `replicas` at once).
+/// A free slot whose newest task was shut down to be replaced (a stop-first
+/// update) rather than given up (desired state remove): it is filled first.
+bool awaits_replacement(const group& g) {
+  for (auto i = g.rbegin(); i != g.rend(); ++i)
+    if (!(*i)->removed)
+      return (*i)->task.desired_state == task_state::shutdown;
+  return false;
+}
+
+/// The free slots in the order they are filled: those awaiting a
+/// replacement, then the lowest others (never used, or given up).
+std::vector<uint64_t> free_slots(std::map<group_key, group>& groups,
+                                 size_t count) {
+  std::vector<uint64_t> out;
+  for (auto& [key, g] : groups)
+    if (out.size() < count && !newest_occupant(g) && awaits_replacement(g))
+      out.push_back(key.first);
+  for (uint64_t slot = 1; out.size() < count; ++slot) {
+    auto i = groups.find({slot, ""});
+    bool occupied = i != groups.end() && newest_occupant(i->second);
+    bool taken = std::find(out.begin(), out.end(), slot) != out.end();
+    if (!occupied && !taken)
+      out.push_back(slot);
+  }
+  return out;
+}
+
+/// Creates tasks in free slots (free_slots' order) until `replicas` are
+/// occupied, counting tasks still stopping as taken (stop-first: never more
+/// than `replicas` at once).
 void fill_slots(world& w) {
   auto groups = groups_of(w);
   size_t occupied = 0;
@@ -580,16 +614,11 @@ void fill_slots(world& w) {
   for (size_t i = 0; i < stopping.size() && i < missing; ++i)
     wait_for_stop(w, *stopping[i]);
   auto creatable = missing > stopping.size() ? missing - stopping.size() : 0;
-  uint64_t slot = 0;
-  for (size_t i = 0; i < creatable; ++i) {
-    do {
-      ++slot;
-    } while (groups.count({slot, ""}) > 0
-             && newest_occupant(groups[{slot, ""}]));
-    create_task(w, slot, "",
-                fmt::format("slot {} is free: {} of {} replicas", slot,
+  auto slots = free_slots(groups, creatable);
+  for (size_t i = 0; i < slots.size(); ++i)
+    create_task(w, slots[i], "",
+                fmt::format("slot {} is free: {} of {} replicas", slots[i],
                             occupied + i, replicas));
-  }
 }
 
 /// Creates a task on each target node without one, once its old one stopped.
@@ -614,8 +643,14 @@ void fill_nodes(world& w) {
 
 /// Keeps at most task_history_limit finished tasks per group, removing the
 /// oldest; a finished task that still holds its group (not restarted) stays.
+/// A task given up by a scale down (desired state remove) is deleted once it
+/// finished, as Docker 20.10 and later do.
 void trim_history(world& w) {
   size_t limit = w.in.task_history_limit;
+  for (auto& e : w.tasks)
+    if (!e.removed && e.task.desired_state == task_state::remove
+        && is_finished(w, e.task))
+      remove_task(w, e, "scaled down, and stopped");
   for (auto& [key, g] : groups_of(w)) {
     auto finished = static_cast<size_t>(std::count_if(
       g.begin(), g.end(), [&](entry* e) { return is_finished(w, e->task); }));

@@ -112,6 +112,8 @@ const char* to_string(task_state value) noexcept {
     return "rejected";
   case task_state::orphaned:
     return "orphaned";
+  case task_state::remove:
+    return "remove";
   }
   return "unknown";
 }

@@ -115,6 +115,9 @@ enum class task_state {
   failed,
   rejected,
   orphaned,
+  /// Desired state only: the task leaves the service for good (scale
+  /// down); it stops like shutdown and is deleted once it has stopped.
+  remove,
 };
 
 const char* to_string(service_mode value) noexcept;

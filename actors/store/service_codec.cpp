@@ -54,6 +54,7 @@ static_assert(same(sc::TaskState::SHUTDOWN, task_state::shutdown));
 static_assert(same(sc::TaskState::FAILED, task_state::failed));
 static_assert(same(sc::TaskState::REJECTED, task_state::rejected));
 static_assert(same(sc::TaskState::ORPHANED, task_state::orphaned));
+static_assert(same(sc::TaskState::REMOVE, task_state::remove));
 
 // `value` as a C++ enum whose last enumerator is `last`, or a failure
 // naming `what` for a number this build does not know.
@@ -348,7 +349,7 @@ void write(const update_config& cfg, sc::UpdateConfig::Builder out) {
 namespace detail {
 
 result<task_state> task_state_of(sc::TaskState in) {
-  return enum_of(in, task_state::orphaned, "task state");
+  return enum_of(in, task_state::remove, "task state");
 }
 
 sc::TaskState to_schema(task_state value) {
@@ -356,11 +357,12 @@ sc::TaskState to_schema(task_state value) {
 }
 
 bool is_known(task_state value) {
-  return in_range(value, task_state::orphaned);
+  return in_range(value, task_state::remove);
 }
 
 result<void> check_status(const task_status& status) {
-  if (!is_known(status.state))
+  // remove is a desired state only: no task is ever in it.
+  if (!in_range(status.state, task_state::orphaned))
     return invalid(
       fmt::format("unknown task state {}", static_cast<int>(status.state)));
   if (auto ok = check_text("the status message", status.message); !ok)

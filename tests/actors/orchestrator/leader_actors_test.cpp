@@ -226,9 +226,10 @@ TEST_F(LeaderActors, ScalingDownToTwoShutsDownFourTasksAcrossNodes) {
   auto now = wanted("web");
   ASSERT_EQ(now.size(), 2u);
   EXPECT_NE(now[0].node_id, now[1].node_id);
+  // Given up for good: deleted once they have stopped.
   for (const auto& t : all) {
     if (!is_wanted(t)) {
-      EXPECT_EQ(t.desired_state, task_state::shutdown) << t.id;
+      EXPECT_EQ(t.desired_state, task_state::remove) << t.id;
     }
   }
 }

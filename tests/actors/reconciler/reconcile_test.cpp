@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace skep::reconciler {
@@ -584,6 +586,85 @@ TEST_F(Reconcile, UpdateRerunsATaskThatWasNotRestarted) {
   EXPECT_EQ(shutdowns(p), (std::vector<std::string>{"old1"}));
   ASSERT_EQ(creates(p).size(), 1u);
   EXPECT_EQ(creates(p)[0].spec_version, 2u);
+}
+
+// -- rolling update after a scale-down: sparse slots -------------------------
+
+struct update_case {
+  uint32_t parallelism;
+  store::update_order order;
+};
+
+class SparseSlotUpdate : public Reconcile,
+                         public ::testing::WithParamInterface<update_case> {
+ protected:
+  /// Nine slots, 1-5 on n1 and 6-9 on n2, scaled down to six: slots 4, 5
+  /// and 9 go (the busiest node first), leaving {1, 2, 3, 6, 7, 8}.
+  std::set<uint64_t> scaled_down_service() {
+    add_node("n1");
+    add_node("n2");
+    for (uint64_t slot = 1; slot <= 9; ++slot)
+      add_task(slot, slot <= 5 ? "n1" : "n2", task_state::running);
+    service.spec.replicas = 6;
+    run_and_apply();
+    workers_act();
+    std::set<uint64_t> live;
+    for (auto& t : tasks)
+      if (t.desired_state <= task_state::running)
+        live.insert(t.slot);
+    return live;
+  }
+};
+
+TEST_P(SparseSlotUpdate, EveryReplacementKeepsItsSlot) {
+  auto live = scaled_down_service();
+  ASSERT_EQ(live, (std::set<uint64_t>{1, 2, 3, 6, 7, 8}));
+  service.spec_version = 2;
+  service.spec.update.parallelism = GetParam().parallelism;
+  service.spec.update.order = GetParam().order;
+  for (int round = 0; round < 40
+                      && (count(task_state::running, 2) < 6
+                          || count(task_state::running, 1) > 0);
+       ++round) {
+    now += sec;
+    for (auto& created : creates(run_and_apply()))
+      EXPECT_EQ(live.count(created.slot), 1u)
+        << "task " << created.id << " replaces into slot " << created.slot;
+    workers_act(round % 2 == 0 ? "n1" : "n2");
+  }
+  std::multiset<uint64_t> running_slots;
+  for (auto& t : tasks)
+    if (t.status.state == task_state::running)
+      running_slots.insert(t.slot);
+  EXPECT_EQ(running_slots, (std::multiset<uint64_t>{1, 2, 3, 6, 7, 8}));
+  EXPECT_EQ(count(task_state::running, 2), 6u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+  OrdersAndParallelism, SparseSlotUpdate,
+  ::testing::Values(update_case{1, store::update_order::stop_first},
+                    update_case{2, store::update_order::stop_first},
+                    update_case{1, store::update_order::start_first},
+                    update_case{2, store::update_order::start_first}),
+  [](const auto& info) {
+    return fmt::format("Parallelism{}{}", info.param.parallelism,
+                       info.param.order == store::update_order::stop_first
+                         ? "StopFirst"
+                         : "StartFirst");
+  });
+
+TEST_F(Reconcile, ScaleDownMarksTasksRemoveAndDeletesThemOnceStopped) {
+  add_node("n1");
+  for (uint64_t slot = 1; slot <= 3; ++slot)
+    add_task(slot, "n1", task_state::running);
+  service.spec.replicas = 2;
+  auto p = run_and_apply();
+  ASSERT_EQ(shutdowns(p), (std::vector<std::string>{"old3"}));
+  EXPECT_EQ(task("old3").desired_state, task_state::remove);
+  EXPECT_TRUE(removals(p).empty()) << "it still runs";
+  workers_act();
+  EXPECT_EQ(removals(run_and_apply()), (std::vector<std::string>{"old3"}));
+  EXPECT_EQ(tasks.size(), 2u);
 }
 
 // -- global mode --------------------------------------------------------------

@@ -1530,7 +1530,10 @@ TEST(StoreCodec, RefusesBadServicesAndTasks) {
        t.initPorts(1)[0].setProtocol("tcp");
      })},
     {"unknown desired state", put_task_with([](sc::Task::Builder t) {
-       t.setDesiredState(static_cast<sc::TaskState>(12));
+       t.setDesiredState(static_cast<sc::TaskState>(13));
+     })},
+    {"a task in state remove", put_task_with([](sc::Task::Builder t) {
+       t.getStatus().setState(sc::TaskState::REMOVE);
      })},
     {"unknown task state", put_task_with([](sc::Task::Builder t) {
        t.getStatus().setState(static_cast<sc::TaskState>(99));
@@ -1558,12 +1561,17 @@ TEST(StoreCodec, RefusesBadServicesAndTasks) {
     {"status of unknown state", action_with([](sc::Action::Builder a) {
        auto set = a.initSetTaskStatus();
        set.setId("t1");
-       set.initStatus().setState(static_cast<sc::TaskState>(12));
+       set.initStatus().setState(static_cast<sc::TaskState>(13));
      })},
     {"unknown desired state", action_with([](sc::Action::Builder a) {
        auto set = a.initSetTaskDesiredState();
        set.setId("t1");
        set.setDesiredState(static_cast<sc::TaskState>(40));
+     })},
+    {"remove as a task's state", action_with([](sc::Action::Builder a) {
+       auto set = a.initSetTaskStatus();
+       set.setId("t1");
+       set.initStatus().setState(sc::TaskState::REMOVE);
      })},
   };
   for (auto& [what, bytes] : cases) {
@@ -1608,13 +1616,13 @@ TEST_F(ServiceStoreTest, InMemoryActionsAreCheckedLikeDecodedOnes) {
   auto bad_task = make_task("t1", "svc1", 1);
   bad_task.desired_state = static_cast<task_state>(42);
   task_status bad_status;
-  bad_status.state = static_cast<task_state>(12);
+  bad_status.state = task_state::remove; // a desired state only
   std::vector<std::vector<action>> cases{
     {put_service{bad, 0}},
     {put_task{bad_task, 0}},
     {put_task{make_task("t1", "svc1", 1), 0},
      set_task_status{"t1", bad_status}},
-    {set_task_desired_state{"t1", static_cast<task_state>(12)}},
+    {set_task_desired_state{"t1", static_cast<task_state>(13)}},
     {assign_task{"t1", "", 0, ""}},
     {remove_task{""}},
   };
