@@ -793,6 +793,7 @@ int watch(const std::optional<std::string>& host, const std::string& id,
   bool stable = false; // converged with the same tasks since stable_since
   clock::time_point stable_since{};
   std::string stable_ids;
+  progress_rows rows; // a slot keeps its display row while we watch
   for (;;) {
     auto service = inspect_one(host, id);
     auto tasks = service ? tasks_of(host, id) : service;
@@ -808,7 +809,8 @@ int watch(const std::optional<std::string>& host, const std::string& id,
     }
     auto view = service->root().getServices()[0];
     auto name = str(view.getService().getSpec().getName());
-    auto p = assess_progress(view, tasks->root().getTasks(), failed_before);
+    auto p
+      = assess_progress(view, tasks->root().getTasks(), failed_before, &rows);
     std::string verify;
     bool converged = false;
     if (p.converged && p.failure.empty()) {
@@ -1249,6 +1251,26 @@ int run_rm(state& s) {
   return 0;
 }
 
+/// CLI11 2.1 cannot set a usage line: this formatter appends the operands a
+/// prefix command takes (which CLI11 does not see) to it.
+class operands_formatter : public CLI::Formatter {
+ public:
+  explicit operands_formatter(std::string operands)
+    : operands_(std::move(operands)) {
+    column_width(30);
+  }
+
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    auto usage = CLI::Formatter::make_usage(app, std::move(name));
+    while (!usage.empty() && usage.back() == '\n')
+      usage.pop_back();
+    return usage + " " + operands_ + "\n";
+  }
+
+ private:
+  std::string operands_;
+};
+
 void register_commands(state& s, CLI::App& app, CLI::App& node) {
   auto* service = app.add_subcommand("service", "Manage services");
   service->require_subcommand(1);
@@ -1258,6 +1280,8 @@ void register_commands(state& s, CLI::App& app, CLI::App& node) {
               "[COMMAND [ARG...]]");
   // IMAGE and everything after it, flags included, belong to the task.
   s.create->prefix_command();
+  s.create->formatter(
+    std::make_shared<operands_formatter>("IMAGE [COMMAND [ARG...]]"));
   s.create->allow_extras();
   add_spec_flags(s.create, s.create_flags, false);
   s.create->add_flag("-d,--detach", s.create_detach,

@@ -227,7 +227,9 @@ sorted_rows(capnp::List<schema::control::TaskView>::Reader tasks) {
       return x.service < y.service;
     if (x.slot != y.slot)
       return x.slot < y.slot;
-    if (x.node_id != y.node_id)
+    // A slot's tasks may run on different nodes: only a global service's
+    // tasks are named (and grouped) by node.
+    if (x.slot == 0 && x.node_id != y.node_id)
       return x.node_id < y.node_id;
     if (x.created != y.created)
       return x.created > y.created;
@@ -378,6 +380,8 @@ std::string task_state_name(TaskState state) {
     return "rejected";
   case TaskState::ORPHANED:
     return "orphaned";
+  case TaskState::REMOVE:
+    return "remove";
   }
   return "unknown";
 }
@@ -661,7 +665,8 @@ std::string format_service_pretty(
 service_progress
 assess_progress(schema::control::ServiceView::Reader view,
                 capnp::List<schema::control::TaskView>::Reader tasks,
-                const std::set<std::string>& failed_before) {
+                const std::set<std::string>& failed_before,
+                progress_rows* rows) {
   constexpr uint64_t max_slot_lines = 20;
   auto s = view.getService();
   auto spec = s.getSpec();
@@ -710,19 +715,56 @@ assess_progress(schema::control::ServiceView::Reader view,
       take(a, short_id(node));
     }
   } else {
+    // As docker/cli: slots are sparse after a scale-down (it stops tasks on
+    // the busiest nodes), so count the slots that have a wanted task, map
+    // them to display rows, and count those running the current spec.
     p.total = spec.getReplicas();
-    // Slots without tasks are not done; only list them when lines show.
-    if (p.total <= max_slot_lines)
-      for (uint64_t slot = 1; slot <= p.total; ++slot)
-        by_slot[slot];
+    progress_rows local_rows;
+    auto& row_of = rows != nullptr ? *rows : local_rows;
+    std::map<uint64_t, slot_assessment> live;
     for (auto& [slot, list] : by_slot) {
-      if (slot < 1 || slot > p.total)
-        continue;
       newest_first(list);
-      take(assess_slot(list, s.getSpecVersion(), failed_before,
-                       fmt::format("{}.{}", name, slot)),
-           fmt::format("{}/{}", slot, p.total));
+      bool wanted = std::any_of(list.begin(), list.end(), [](auto t) {
+        return t.getDesiredState() <= TaskState::RUNNING;
+      });
+      if (wanted)
+        live.emplace(slot, assess_slot(list, s.getSpecVersion(), failed_before,
+                                       fmt::format("{}.{}", name, slot)));
     }
+    // Rows of slots that are gone are free again; a new slot takes the
+    // lowest free row. Rows beyond the replica count are not shown.
+    for (auto it = row_of.begin(); it != row_of.end();)
+      it = live.count(it->first) > 0 ? std::next(it) : row_of.erase(it);
+    std::set<uint64_t> used;
+    for (auto& [slot, row] : row_of)
+      used.insert(row);
+    uint64_t next_row = 1;
+    for (auto& [slot, a] : live) {
+      if (row_of.count(slot) > 0)
+        continue;
+      while (used.count(next_row) > 0)
+        ++next_row;
+      row_of[slot] = next_row;
+      used.insert(next_row);
+    }
+    std::map<uint64_t, std::string> lines;
+    for (auto& [slot, a] : live) {
+      if (a.done && p.done < p.total) {
+        ++p.done;
+        p.running_ids += a.done_id + " ";
+      }
+      if (p.reason.empty())
+        p.reason = a.reason;
+      if (p.failure.empty())
+        p.failure = a.failure;
+      auto row = row_of[slot];
+      if (row <= p.total)
+        lines[row] = a.line_state;
+    }
+    if (p.total <= max_slot_lines)
+      for (uint64_t row = 1; row <= p.total; ++row)
+        p.slot_lines.push_back(
+          fmt::format("{}/{}: {}", row, p.total, lines[row]));
   }
   p.converged = p.done == p.total;
   if (p.total > max_slot_lines)

@@ -7,6 +7,7 @@
 #include "messages/control.capnp.h"
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -93,13 +94,26 @@ struct service_progress {
   std::string failure;
 };
 
+/// Display rows of a replicated service's slots (slot -> row from 1), kept
+/// by the caller across calls so that a slot keeps its row while a command
+/// watches, as docker/cli's slotMap does.
+using progress_rows = std::map<uint64_t, uint64_t>;
+
 /// Assesses `service` from its tasks. Failed tasks listed in
 /// `failed_before` (those that had failed before the command acted) do not
 /// count towards a failure.
+///
+/// Replicated services count, as docker/cli does, the distinct slots that
+/// have a wanted task (desired state at most running) whose newest wanted
+/// task runs the current spec, up to the replica count. Slots are sparse
+/// after a scale-down; slots whose tasks are all shut down or removed do
+/// not count, whatever their number. Each counted slot gets a display row
+/// (`rows`, or rows in slot order when it is null).
 service_progress
 assess_progress(schema::control::ServiceView::Reader service,
                 capnp::List<schema::control::TaskView>::Reader tasks,
-                const std::set<std::string>& failed_before);
+                const std::set<std::string>& failed_before,
+                progress_rows* rows = nullptr);
 
 /// "overall progress: 2 out of 3 tasks".
 std::string format_overall_progress(const service_progress& progress);

@@ -327,6 +327,102 @@ TEST(ServiceProgress, ThreeFailuresInARowGiveUp) {
   EXPECT_EQ(tolerated.reason, "task: non-zero exit (2)");
 }
 
+TEST(ServiceProgress, SparseSlotsAfterAScaleDownCount) {
+  // Scaled from 6 to 3 on the busiest nodes: slots 1, 2 and 4 remain.
+  progress_fixture f;
+  f.view.getService().getSpec().setReplicas(3);
+  auto gone = [](const char* id, uint64_t slot) {
+    return task_args{id, slot, TaskState::SHUTDOWN, now, TaskState::REMOVE};
+  };
+  task_list tasks{{{"a", 1, TaskState::RUNNING, now},
+                   {"b", 2, TaskState::RUNNING, now},
+                   gone("c", 3),
+                   {"d", 4, TaskState::RUNNING, now},
+                   gone("e", 5),
+                   gone("f", 6)}};
+  auto p = assess_progress(f.view.asReader(), tasks.reader(), {});
+  EXPECT_EQ(p.done, 3u);
+  EXPECT_TRUE(p.converged);
+  ASSERT_EQ(p.slot_lines.size(), 3u);
+  for (const auto& line : p.slot_lines)
+    EXPECT_NE(line.find("running"), std::string::npos) << line;
+  EXPECT_EQ(p.slot_lines[2].rfind("3/3: running", 0), 0u);
+}
+
+TEST(ServiceProgress, AHigherSlotStillShuttingDownDoesNotCount) {
+  progress_fixture f; // 2 replicas
+  task_list tasks{{{"a", 1, TaskState::RUNNING, now},
+                   {"b", 3, TaskState::RUNNING, now},
+                   {"c", 2, TaskState::RUNNING, now, TaskState::REMOVE}}};
+  auto p = assess_progress(f.view.asReader(), tasks.reader(), {});
+  EXPECT_EQ(p.done, 2u);
+  EXPECT_TRUE(p.converged);
+  EXPECT_EQ(p.running_ids, "a b ");
+}
+
+TEST(ServiceProgress, SparseSlotsAfterARollingUpdate) {
+  progress_fixture f; // 2 replicas, spec version 2
+  auto old = [](const char* id, uint64_t slot) {
+    task_args a{id, slot, TaskState::SHUTDOWN, now - 10 * second,
+                TaskState::SHUTDOWN};
+    a.spec_version = 1;
+    return a;
+  };
+  task_list tasks{{old("a", 1),
+                   {"b", 1, TaskState::RUNNING, now},
+                   old("c", 5),
+                   {"d", 5, TaskState::STARTING, now}}};
+  auto p = assess_progress(f.view.asReader(), tasks.reader(), {});
+  EXPECT_EQ(p.done, 1u);
+  EXPECT_FALSE(p.converged);
+  ASSERT_EQ(p.slot_lines.size(), 2u);
+  EXPECT_EQ(p.slot_lines[1].rfind("2/2: starting", 0), 0u) << p.slot_lines[1];
+}
+
+TEST(ServiceProgress, ASlotKeepsItsRowWhileWatched) {
+  progress_fixture f; // 2 replicas
+  progress_rows rows;
+  task_list before{
+    {{"a", 4, TaskState::RUNNING, now}, {"b", 7, TaskState::STARTING, now}}};
+  assess_progress(f.view.asReader(), before.reader(), {}, &rows);
+  EXPECT_EQ(rows, (progress_rows{{4, 1}, {7, 2}}));
+  // Slot 4 goes (scaled down) and slot 2 comes: it takes the free row.
+  task_list after{{{"a", 4, TaskState::SHUTDOWN, now, TaskState::REMOVE},
+                   {"c", 2, TaskState::PENDING, now},
+                   {"b", 7, TaskState::RUNNING, now}}};
+  auto p = assess_progress(f.view.asReader(), after.reader(), {}, &rows);
+  EXPECT_EQ(rows, (progress_rows{{2, 1}, {7, 2}}));
+  EXPECT_EQ(p.slot_lines[1].rfind("2/2: running", 0), 0u) << p.slot_lines[1];
+  EXPECT_EQ(p.slot_lines[0].rfind("1/2: pending", 0), 0u) << p.slot_lines[0];
+}
+
+TEST(ServiceProgress, NoMoreThanTheReplicasCountAsDone) {
+  progress_fixture f; // 2 replicas
+  task_list tasks{{{"a", 1, TaskState::RUNNING, now},
+                   {"b", 2, TaskState::RUNNING, now},
+                   {"c", 3, TaskState::RUNNING, now}}};
+  auto p = assess_progress(f.view.asReader(), tasks.reader(), {});
+  EXPECT_EQ(p.done, 2u);
+  EXPECT_EQ(format_overall_progress(p), "overall progress: 2 out of 2 tasks");
+}
+
+TEST(ServiceFormat, PsListsTheNewestTaskOfASlotFirstWhateverItsNode) {
+  task_args old{"a", 6, TaskState::SHUTDOWN, now - 60 * second,
+                TaskState::SHUTDOWN};
+  old.node = "n9"; // sorts after n1 by node id
+  task_args fresh{"b", 6, TaskState::RUNNING, now};
+  fresh.node = "n1";
+  task_args older{"c", 6, TaskState::SHUTDOWN, now - 120 * second,
+                  TaskState::SHUTDOWN};
+  older.node = "n5";
+  task_list tasks{{old, older, fresh}};
+  auto lines = lines_of(format_task_table(tasks.reader(), {}, now));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[1].rfind("b    web.6 ", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2].rfind("a     \\_ web.6 ", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[3].rfind("c     \\_ web.6 ", 0), 0u) << lines[3];
+}
+
 // ---- flags ----
 
 TEST(ServiceFlags, PublishTakesDockersForms) {
