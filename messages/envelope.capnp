@@ -44,6 +44,11 @@ struct Envelope {
     schedulerState @25 :Console.SchedulerState;    # answers inspect
     dispatcherState @26 :Console.DispatcherState;  # answers inspect
   }
+  appliedIndex @27 :UInt64;  # a manager's reply to a control request another
+                             # manager forwarded: the Raft index its store had
+                             # applied; the forwarding manager answers its
+                             # client once it has applied as much (read your
+                             # writes); 0 otherwise
 
   enum Kind {
     oneWay @0;   # no reply expected

@@ -76,6 +76,7 @@ CAF_ADD_ATOM(skep, skep::atom, expire, "expire")
 CAF_ADD_ATOM(skep, skep::atom, redial, "redial")
 CAF_ADD_ATOM(skep, skep::atom, dialed, "dialed")
 CAF_ADD_ATOM(skep, skep::atom, deadline, "deadline")
+CAF_ADD_ATOM(skep, skep::atom, caught_up, "caughtUp")
 CAF_ADD_ATOM(skep, skep::atom, delayed, "delayed")
 
 // Dispatcher: a node's own heartbeat to its local manager.

@@ -103,6 +103,7 @@ struct manager_state {
     control_request request;
     std::function<void(const control_reply&)> done;
     std::chrono::steady_clock::time_point until;
+    bool catch_up = true; ///< see forward()
   };
   std::vector<pending_forward> pending_forwards;
   /// The index of the store snapshot Raft holds (the log is compacted up
@@ -131,6 +132,16 @@ struct manager_state {
   };
   std::vector<event_waiter> event_waiters;
   uint64_t next_waiter = 1;
+  /// Replies from the leader held until this replica has applied what the
+  /// leader had applied when it answered: a client reads its own writes,
+  /// whichever manager it talks to.
+  struct held_reply {
+    uint64_t index = 0;
+    control_reply reply;
+    std::function<void(const control_reply&)> done;
+  };
+  std::map<uint64_t, held_reply> held_replies;
+  uint64_t next_held = 1;
 
   static inline const char* name = "manager";
 
@@ -243,6 +254,21 @@ void publish(self_ptr self, store::changes_ptr ch) {
 
 void serve_event_waiters(self_ptr self);
 
+/// Hands on the held replies whose index this replica has applied.
+void release_held_replies(self_ptr self) {
+  auto& st = self->state;
+  auto applied = st.db().applied_index();
+  for (auto it = st.held_replies.begin(); it != st.held_replies.end();) {
+    if (it->second.index > applied) {
+      ++it;
+      continue;
+    }
+    auto held = std::move(it->second);
+    it = st.held_replies.erase(it);
+    held.done(held.reply);
+  }
+}
+
 void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
   auto& st = self->state;
   bool changed = false; // the cluster or a node: the CA and peers follow
@@ -290,6 +316,7 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
   }
   maybe_snapshot(self);
   serve_event_waiters(self);
+  release_held_replies(self);
   published->index = st.db().applied_index();
   if (!published->items.empty())
     publish(self, std::move(published));
@@ -448,23 +475,28 @@ constexpr auto leader_wait = seconds{3};
 /// Keeps `request` until a leader other than this manager is known or
 /// `until` passes; the manager checks every 100 ms (atom::transfer).
 void forward_later(self_ptr self, const control_request& request,
-                   reply_handler done, steady_clock::time_point until) {
+                   reply_handler done, steady_clock::time_point until,
+                   bool catch_up = true) {
   auto& pending = self->state.pending_forwards;
   if (pending.empty())
     self->delayed_send(self, milliseconds{100}, atom::transfer_v);
-  pending.push_back({request, std::move(done), until});
+  pending.push_back({request, std::move(done), until, catch_up});
 }
 
+/// How long a follower holds the leader's reply to let its replica catch up.
+constexpr auto catch_up_wait = seconds{5};
+
 /// Sends `request` to the leader's control API and hands its reply (or why
-/// there is none) to `done`. While no leader is known it waits up to
-/// leader_wait for one, unless `may_wait` is false.
+/// there is none) to `done`; with `catch_up`, once this replica has applied
+/// as much as the leader had when it answered. While no leader is known it
+/// waits up to leader_wait for one, unless `may_wait` is false.
 void forward(self_ptr self, const control_request& request, reply_handler done,
-             bool may_wait = true) {
+             bool may_wait = true, bool catch_up = true) {
   auto leader = leader_node(self);
   if (leader.empty() || leader == self->state.cfg.node_id) {
     if (may_wait) {
       forward_later(self, request, std::move(done),
-                    steady_clock::now() + leader_wait);
+                    steady_clock::now() + leader_wait, catch_up);
       return;
     }
     done(error_reply(errc::unavailable,
@@ -477,8 +509,8 @@ void forward(self_ptr self, const control_request& request, reply_handler done,
   self
     ->request(self->state.cfg.transport, caf::infinite, atom::call_v, env,
               caf::timespan{write_timeout})
-    .then([=](const envelope& reply) {
-      auto got = transport::reply_or_failure(reply);
+    .then([=](const envelope& answer) {
+      auto got = transport::reply_or_failure(answer);
       if (!got) {
         done(make_error_reply(got.error()));
         return;
@@ -489,7 +521,19 @@ void forward(self_ptr self, const control_request& request, reply_handler done,
                          "the leader answered with something else"));
         return;
       }
-      done(control_reply::from(body.getControlReply()));
+      auto reply = control_reply::from(body.getControlReply());
+      auto& st = self->state;
+      auto index = got->root().getAppliedIndex();
+      if (!catch_up || index <= st.db().applied_index()) {
+        done(reply);
+        return;
+      }
+      // Read your writes: answer once this replica has caught up, or after
+      // catch_up_wait anyway (the change was made; only this replica lags).
+      auto id = st.next_held++;
+      st.held_replies.emplace(id,
+                              manager_state::held_reply{index, reply, done});
+      self->delayed_send(self, catch_up_wait, atom::caught_up_v, id);
     });
 }
 
@@ -609,9 +653,10 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
         }
         // The successor leads shortly: send it the request once this
         // member knows it leads (an election may be needed if the transfer
-        // times out).
+        // times out). Its answer comes at once: this member leaves Raft and
+        // will not apply what the new leader writes.
         forward_later(self, req, deliver_to(rp),
-                      steady_clock::now() + write_timeout);
+                      steady_clock::now() + write_timeout, false);
       });
     return;
   }
@@ -846,7 +891,13 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
   }
   auto timeout = milliseconds{std::clamp<uint32_t>(
     d.getTimeoutMillis() == 0 ? 10000 : d.getTimeoutMillis(), 100, 60000)};
+  // From here on the promise answers: a value returned would be dropped
+  // and the client would wait for its timeout.
   auto rp = self->make_response_promise<control_reply>();
+  auto refuse = [&](const failure& why) {
+    rp.deliver(make_error_reply(why));
+    return rp;
+  };
   auto answer = [rp, one_way](const envelope& reply) mutable {
     rp.deliver(one_way ? done_reply() : delivered_reply(reply));
   };
@@ -872,9 +923,9 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
   case console_target_kind::controlapi: {
     // One level only: a delivery inside a delivery would recurse.
     if (body.getControlRequest().which() == request_which::DELIVER)
-      return error_reply(errc::invalid_argument,
-                         "a console message to leader/controlapi cannot "
-                         "carry another deliver");
+      return refuse({errc::invalid_argument,
+                     "a console message to leader/controlapi cannot carry "
+                     "another deliver"});
     auto request = control_request::from(body.getControlRequest());
     self->request(caf::actor_cast<caf::actor>(self), timeout, request)
       .then(
@@ -889,12 +940,12 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
   case console_target_kind::node_actor: {
     auto node = st.db().find_node(target->node);
     if (!node)
-      return make_error_reply(node.error());
+      return refuse(node.error());
     auto what = *inner;
     if (body.which() == schema::Envelope::Body::FAULT) {
       auto resolved = resolve_fault_peers(self, *inner);
       if (!resolved)
-        return make_error_reply(resolved.error());
+        return refuse(resolved.error());
       what = *resolved;
     }
     via_transport((*node)->id, target->route, what);
@@ -906,22 +957,22 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
       return rp;
     }
     if (!st.dispatcher)
-      return error_reply(errc::unavailable, "the dispatcher is not running");
+      return refuse({errc::unavailable, "the dispatcher is not running"});
     self->request(st.dispatcher, timeout, atom::describe_v)
       .then([=](const envelope& reply) mutable { answer(reply); }, failed);
     return rp;
   case console_target_kind::scheduler:
     if (!st.scheduler)
-      return error_reply(errc::unavailable, "the scheduler is not running");
+      return refuse({errc::unavailable, "the scheduler is not running"});
     self->request(st.scheduler, timeout, atom::describe_v)
       .then([=](const envelope& reply) mutable { answer(reply); }, failed);
     return rp;
   case console_target_kind::reconciler: {
     auto service = st.db().find_service(target->service);
     if (!service)
-      return make_error_reply(service.error());
+      return refuse(service.error());
     if (!st.orchestrator)
-      return error_reply(errc::unavailable, "the orchestrator is not running");
+      return refuse({errc::unavailable, "the orchestrator is not running"});
     auto id = (*service)->id;
     if (body.which() == schema::Envelope::Body::RECONCILE) {
       self->send(st.orchestrator, atom::poke_v, id);
@@ -936,7 +987,7 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
     return rp;
   }
   }
-  return error_reply(errc::internal, "unknown console target");
+  return refuse({errc::internal, "unknown console target"});
 }
 
 caf::result<control_reply> handle(self_ptr self, const control_request& req) {
@@ -1012,8 +1063,10 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     }
     auto updated = *cluster;
     auto digest = ca::parse_join_token(cluster->worker_token);
-    if (!digest)
-      return make_error_reply(digest.error());
+    if (!digest) {
+      rp.deliver(make_error_reply(digest.error()));
+      return rp;
+    }
     auto fresh = ca::make_join_token(digest->ca_digest).to_string();
     (role == "manager" ? updated.manager_token : updated.worker_token) = fresh;
     propose(
@@ -1470,8 +1523,23 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       publish(self, std::move(restored));
       refresh_authority(self);
       refresh_managers(self);
+      release_held_replies(self);
     },
     [=](atom::write, write_request& req) { return on_write(self, req); },
+    [=](atom::caught_up, uint64_t id) {
+      auto& st = self->state;
+      auto it = st.held_replies.find(id);
+      if (it == st.held_replies.end())
+        return;
+      log::warn(who,
+                "this replica has not applied index {} within {} s; "
+                "answering anyway (at {})",
+                it->second.index, catch_up_wait.count(),
+                st.db().applied_index());
+      auto held = std::move(it->second);
+      st.held_replies.erase(it);
+      held.done(held.reply);
+    },
     [=](atom::event, event& e) { record_event(self, std::move(e)); },
     [=](atom::deadline, uint64_t waiter) { event_wait_over(self, waiter); },
     [=](atom::transfer) {
@@ -1483,7 +1551,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       st.pending_forwards.clear();
       for (auto& p : pending) {
         if (known || now >= p.until)
-          forward(self, p.request, std::move(p.done), false);
+          forward(self, p.request, std::move(p.done), false, p.catch_up);
         else
           st.pending_forwards.push_back(std::move(p));
       }
@@ -1537,9 +1605,16 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         self->request(caf::actor_cast<caf::actor>(self), write_timeout, request)
           .then(
             [=](const control_reply& reply) mutable {
-              rp.deliver(make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
+              // What this manager has applied by now, so that the manager
+              // that forwarded the request can answer after catching up.
+              auto answer = make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
                 b.setControlReply(reply.root());
-              }));
+              });
+              capnp::MallocMessageBuilder stamped;
+              stamped.setRoot(answer.root());
+              stamped.getRoot<schema::Envelope>().setAppliedIndex(
+                self->state.db().applied_index());
+              rp.deliver(envelope::from(stamped));
             },
             [=](caf::error& err) mutable {
               rp.deliver(

@@ -322,9 +322,12 @@ TEST_F(Services, ManagerRestoresItsStoreFromARaftSnapshot) {
   }));
   ASSERT_TRUE(nodes["m1"].proc->wait_for_output("store snapshot at index"))
     << nodes["m1"].proc->output();
+  // Tasks given up by the scale-downs (desired Remove) are deleted once
+  // stopped, before or after the restart: the others must all come back.
   std::set<std::string> before;
   for (auto& t : ps("m1", "snap"))
-    before.insert(t["ID"].get<std::string>());
+    if (t["DesiredState"] != "Remove")
+      before.insert(t["ID"].get<std::string>());
 
   nodes["m1"].proc->signal(SIGKILL);
   nodes["m1"].proc->wait_exit();
@@ -390,6 +393,81 @@ TEST_F(Services, ReservationsNoNodeCanMeetKeepTasksPending) {
   ASSERT_NO_FATAL_FAILURE(create({"--name", "modest", "--reserve-cpu", "0.1",
                                   "--reserve-memory", "16M", "sleep", "1000"}));
   ASSERT_TRUE(eventually([&] { return total(placed("m1", "modest")) == 1; }));
+}
+
+/// Names (service.slot) of the tasks shown at the top level of `service ps`
+/// (the newest of each slot) and of those running.
+struct slot_rows {
+  std::set<std::string> top;
+  std::set<std::string> running;
+};
+
+TEST_F(Services, ScaleDownAndRollingUpdateWithoutDetachConvergeInPlace) {
+  ASSERT_NO_FATAL_FAILURE(three_nodes());
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "web", "--replicas", "6", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] { return total(placed("m1", "web")) == 6; }));
+  // `service ps` lists each slot's newest task first.
+  auto rows = [&] {
+    slot_rows out;
+    for (auto& t : ps("m1", "web")) {
+      auto name = t["Name"].get<std::string>();
+      if (!out.top.insert(name).second)
+        continue;
+      if (t["DesiredState"] == "Running"
+          && t["CurrentState"].get<std::string>().rfind("Running", 0) == 0)
+        out.running.insert(name);
+    }
+    return out;
+  };
+
+  // A scale-down stops tasks on the busiest nodes, whatever their slots:
+  // the command must see the service converge all the same.
+  auto scaled = skep("m1", {"service", "scale", "web=2"});
+  ASSERT_EQ(scaled.exit_code, 0) << scaled.out << scaled.err;
+  EXPECT_NE(scaled.out.find("verify: Service converged"), std::string::npos)
+    << scaled.out;
+  slot_rows before;
+  ASSERT_TRUE(eventually([&] {
+    before = rows();
+    return before.running.size() == 2 && before.top == before.running;
+  }))
+    << skep("m1", {"service", "ps", "web"}).out;
+
+  // A rolling update replaces each task in its own slot.
+  auto updated
+    = skep("m1", {"service", "update", "--env-add", "GREETING=hello", "web"});
+  ASSERT_EQ(updated.exit_code, 0) << updated.out << updated.err;
+  EXPECT_NE(updated.out.find("verify: Service converged"), std::string::npos)
+    << updated.out;
+  auto after = rows();
+  EXPECT_EQ(after.running, before.running)
+    << skep("m1", {"service", "ps", "web"}).out;
+  EXPECT_EQ(after.top, before.running)
+    << "no slot is left with only shut down tasks\n"
+    << skep("m1", {"service", "ps", "web"}).out;
+}
+
+TEST_F(Services, CreateThroughAFollowerReadsItsOwnWrite) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("m2", "m1", "manager"));
+  ASSERT_TRUE(eventually([&] { return raft_voters("m2") == 2; }));
+  for (int i = 1; i <= 3; ++i) {
+    auto name = "web" + std::to_string(i);
+    // Waits for convergence, reading through the follower.
+    auto r = skep("m2", {"service", "create", "--name", name, "--replicas", "2",
+                         "sleep", "1000"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("verify: Service converged"), std::string::npos)
+      << r.out;
+    // Detached, then read at once by another command on the follower.
+    auto detached = name + "d";
+    auto d = skep(
+      "m2", {"service", "create", "-d", "--name", detached, "sleep", "1000"});
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    auto inspect = skep("m2", {"service", "inspect", detached});
+    EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  }
 }
 
 } // namespace
