@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -80,8 +81,10 @@ console_command add_console_command(CLI::App& app,
                "interactively or from a script");
   st->cmd
     ->add_option("script", st->script,
-                 "Run this script instead of reading commands; exits non-zero "
-                 "at the first failed step")
+                 "Run this script instead of reading commands (steps piped on "
+                 "stdin run as a script too). The whole script is checked "
+                 "first: exit 2 and nothing sent if a step is wrong; exit 1 "
+                 "at the first step that fails as it runs")
     ->check(CLI::ExistingFile);
   st->cmd->add_flag("--json", st->json, "Print replies as JSON");
   st->cmd->add_option("--var", st->vars,
@@ -98,21 +101,22 @@ int report(const std::string& where, size_t line, const std::string& what) {
   return 1;
 }
 
-int run_script(console_session& session, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << fmt::format("Error: cannot read {}\n", path);
-    return 1;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > max_script_bytes) {
+/// Runs `text`, read from `path`: the whole script is parsed and checked
+/// first (exit 2 and nothing sent when it is wrong), then its steps run in
+/// order until one fails (exit 1).
+int run_script_text(console_session& session, const std::string& path,
+                    const std::string& text) {
+  if (text.size() > max_script_bytes) {
     std::cerr << fmt::format("Error: {} is larger than 1 MiB\n", path);
-    return 1;
+    return 2;
   }
-  auto parsed = parse_script(text.str());
+  auto parsed = parse_script(text);
   if (!parsed) {
     std::cerr << fmt::format("{}: {}\n", path, parsed.error().message);
+    return 2;
+  }
+  if (auto ok = check_script(*parsed); !ok) {
+    std::cerr << fmt::format("{}: {}\n", path, ok.error().message);
     return 2;
   }
   for (const auto& s : parsed->steps) {
@@ -132,6 +136,31 @@ int run_script(console_session& session, const std::string& path) {
       break;
   }
   return 0;
+}
+
+int run_script(console_session& session, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << fmt::format("Error: cannot read {}\n", path);
+    return 1;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return run_script_text(session, path, text.str());
+}
+
+/// Steps piped in (stdin is not a terminal) run as a script: parsed and
+/// checked whole first, so a step never closed is reported, not swallowed.
+int run_piped(console_session& session) {
+  std::string text;
+  char buffer[65536];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) {
+    text.append(buffer, n);
+    if (text.size() > max_script_bytes)
+      break;
+  }
+  return run_script_text(session, "<stdin>", text);
 }
 
 int run_interactive(console_session& session) {
@@ -225,6 +254,8 @@ std::optional<int> console_command::run() {
   sigaction(SIGINT, &sa, nullptr);
   if (!st.script.empty())
     return run_script(session, st.script);
+  if (::isatty(STDIN_FILENO) != 1)
+    return run_piped(session);
   return run_interactive(session);
 }
 

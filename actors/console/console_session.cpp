@@ -5,6 +5,7 @@
 #include "messages/console.capnp.h"
 #include "messages/events.capnp.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <thread>
@@ -57,10 +58,77 @@ Conditions: service NAME running N | service NAME converged | service NAME
   worker | leader elected | leader is NAME | task NAME.SLOT STATE |
   event TYPE [KEY=VALUE ...] | not CONDITION
 Actors: leader/controlapi, node/NAME/agent, node/NAME/transport, dispatcher,
-  scheduler, reconciler/SERVICE. Fields are Cap'n Proto text: (name = "web",
-  mode = (replicated = (replicas = 3))).)";
+  scheduler, reconciler/SERVICE. Fields are Cap'n Proto text (schema NAME
+  shows them). Examples:
+)";
+
+/// Steps shown after help_text, one per line; a test runs each through the
+/// parser and the message builder.
+const std::vector<std::string> examples{
+  R"(call leader/controlapi serviceCreate (name = "web", replicas = 3, container = (image = "sleep", args = ["1000"])))",
+  R"(let svc = call leader/controlapi serviceInspect (names = ["web"]))",
+  R"(echo web is ${svc.services.0.service.id})",
+  R"(wait service web converged timeout 60s)",
+  R"(call reconciler/web inspect)",
+  R"(partition node1 | node2 node3)",
+  R"(wait leader elected)",
+  R"(heal)",
+  R"(expect not task web.1 failed)",
+};
 
 } // namespace
+
+const std::vector<std::string>& help_examples() {
+  return examples;
+}
+
+result<void> check_script(const script& sc) {
+  for (const auto& s : sc.steps) {
+    auto where = [&](const failure& f) {
+      return failure{f.code, fmt::format("line {}: {}", s.line, f.message)};
+    };
+    if (s.kind != step_kind::send && s.kind != step_kind::call
+        && s.kind != step_kind::let)
+      continue;
+    auto how = s.kind == step_kind::send ? delivery::send : delivery::call;
+    if (!s.deferred) {
+      auto actor = parse_actor(s.actor);
+      if (!actor)
+        return where(actor.error());
+      auto built
+        = build_message(*actor, s.message, s.fields, s.fields_column, how);
+      if (!built)
+        return where(built.error());
+      continue;
+    }
+    // Variables stand for values only known as the script runs: check the
+    // actor and the message when they are written out.
+    auto bound = bind_variables(
+      s, [](std::string_view) { return result<std::string>{"0"}; });
+    if (!bound)
+      continue;
+    bool literal_actor = s.source.find(bound->actor) != std::string::npos
+                         && !has_variables(bound->actor);
+    if (!literal_actor)
+      continue;
+    auto actor = parse_actor(bound->actor);
+    if (!actor)
+      return where(actor.error());
+    if (s.source.find(bound->message) == std::string::npos)
+      continue;
+    auto known = messages_of(actor->kind);
+    bool found = std::any_of(known.begin(), known.end(), [&](const auto& m) {
+      return m.name == bound->message;
+    });
+    if (found)
+      continue;
+    // Unknown: the builder says so, with the names close to it.
+    auto built = build_message(*actor, bound->message, "", 1, how);
+    if (!built)
+      return where(built.error());
+  }
+  return {};
+}
 
 console_session::console_session(session_options opts)
   : opts_(std::move(opts)), started_nanos_(now_nanos()) {}
@@ -176,9 +244,13 @@ result<void> console_session::run(const step& s) {
     print(*text);
     return {};
   }
-  case step_kind::help:
-    print(help_text);
+  case step_kind::help: {
+    std::string text = help_text;
+    for (const auto& e : examples)
+      text += "  " + e + "\n";
+    print(text);
     return {};
+  }
   case step_kind::exit:
     exit_requested_ = true;
     return {};

@@ -18,6 +18,15 @@
 
 namespace skep::console {
 
+/// Checks a parsed script before anything runs: every message step must
+/// name a known actor and message, and its fields must build (for a step
+/// with variables, the actor and message where they are written out).
+/// Errors read "line L: ...". Pure: sends nothing.
+result<void> check_script(const script& s);
+
+/// The example steps `help` prints, for tests.
+const std::vector<std::string>& help_examples();
+
 struct session_options {
   node_address node;
   /// Replies as JSON instead of Cap'n Proto text.

@@ -184,5 +184,57 @@ TEST_F(Console, WorkerNodeAnswersThatItIsNoManager) {
   EXPECT_NE(r.err.find("not a swarm manager"), std::string::npos) << r.err;
 }
 
+TEST_F(Console, PipedStepsRunAsAScriptAndAnUnclosedParenIsReported) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  auto piped = [&](const std::string& text) {
+    return test::run_command(
+      {"/bin/sh", "-c",
+       "printf '%s' \"$STEPS\" | \"$SKEP\" -H \"$HOST\" console"},
+      {{"STEPS", text}, {"SKEP", SKEP_PATH}, {"HOST", nodes["m1"].host()}});
+  };
+  auto ok = piped("echo first\nexpect leader elected\necho second\n");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("first\nsecond\n"), std::string::npos) << ok.out;
+  auto unclosed = piped("echo first\n"
+                        "call leader/controlapi serviceCreate (name = \"web\"\n"
+                        "echo never\n");
+  EXPECT_EQ(unclosed.exit_code, 2) << unclosed.out << unclosed.err;
+  EXPECT_NE(unclosed.err.find("<stdin>: line 2"), std::string::npos)
+    << unclosed.err;
+  EXPECT_NE(unclosed.err.find("never closed"), std::string::npos)
+    << unclosed.err;
+  EXPECT_EQ(unclosed.out.find("first"), std::string::npos) << unclosed.out;
+}
+
+TEST_F(Console, AScriptIsCheckedWholeBeforeAnythingIsSent) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  auto path = write_script(
+    "late.skep",
+    "echo start\n"
+    "call leader/controlapi serviceCreate (name = \"web\", replicas = 1,\n"
+    "  container = (image = \"sleep\", args = [\"1000\"]))\n"
+    "echo created\n"
+    "expect leader elected\n"
+    "call scheduler inspect\n"
+    "echo six\n"
+    "echo seven\n"
+    "call leader/controlapi servceList\n");
+  auto r = script("m1", path);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("late.skep: line 9: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("servceList"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("start"), std::string::npos) << r.out;
+  EXPECT_EQ(service_count("m1"), 0u);
+}
+
+TEST_F(Console, AReconcilerOfNoServiceIsRefusedAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  auto path = write_script("nosuch.skep", "call reconciler/nosuch inspect\n");
+  auto r = script("m1", path);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("service nosuch not found"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("in time"), std::string::npos) << r.err;
+}
+
 } // namespace
 } // namespace skep
