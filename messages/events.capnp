@@ -18,7 +18,8 @@ struct Event {
   observed @8 :List(StateCount);  # reconcile: the service's tasks by state
   desired @9 :Text;          # reconcile: "replicated 6", "global" or "removed"
   decisions @10 :List(Decision);  # what was done (or waited for) and why
-  raftIndex @11 :UInt64;     # the Raft entry that recorded it; 0: not a write
+  raftIndex @11 :UInt64;     # the Raft entry that recorded it; dispatch
+                             # assignments: the applied index they reflect
   attributes @12 :List(Attribute);  # more, by type: node, state, from, to...
 }
 
@@ -33,6 +34,8 @@ struct Decision {
   slot @2 :UInt64;   # its slot; 0 for global services
   nodeId @3 :Text;   # its node, if it has one
   reason @4 :Text;   # why, for people
+  service @5 :Text;  # the task's service, by name; empty when the event's
+                     # own service says it, or for none
 }
 
 struct Attribute {

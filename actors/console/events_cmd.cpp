@@ -91,6 +91,9 @@ make_event_stream_options(const std::string& since, const std::string& until,
     if (!t)
       return fail(errc::invalid_argument, "--since: " + t.error().message);
     opts.since_nanos = *t;
+  } else if (until.empty()) {
+    // As `docker events`: with neither, only what happens from now on.
+    opts.since_nanos = now_nanos;
   }
   if (!until.empty()) {
     auto t = controlapi::parse_event_time(until, now_nanos);
@@ -235,8 +238,8 @@ events_command add_events_command(CLI::App& app,
   s->cmd
     ->add_option("--since", s->since,
                  "Start at this time: RFC 3339 (2026-11-22T07:37:51Z), Unix "
-                 "seconds or a duration ago (10m, 1h30m); default: the oldest "
-                 "event the leader keeps")
+                 "seconds or a duration ago (10m, 1h30m); default: only new "
+                 "events (with --until: the oldest event the leader keeps)")
     ->type_name("TIME");
   s->cmd
     ->add_option("--until", s->until,

@@ -90,7 +90,8 @@ bool matches_one(const std::string& key, const std::string& v, const event& e) {
            || any_decision(e, [&](auto& d) { return d.action == v; });
   if (key == "service")
     return e.service == v || (e.type == "service" && (e.id == v || e.name == v))
-           || attribute_is(e, attr_service_id, v);
+           || attribute_is(e, attr_service_id, v)
+           || any_decision(e, [&](auto& d) { return d.service == v; });
   if (key == "node")
     return (e.type == "node" && (e.id == v || e.name == v))
            || any_decision(e, [&](auto& d) { return d.node_id == v; })
@@ -110,8 +111,9 @@ bool matches_one(const std::string& key, const std::string& v, const event& e) {
 // ---- events and limits ----
 
 bool operator==(const decision_record& a, const decision_record& b) {
-  return std::tie(a.action, a.task_id, a.slot, a.node_id, a.reason)
-         == std::tie(b.action, b.task_id, b.slot, b.node_id, b.reason);
+  return std::tie(a.action, a.task_id, a.slot, a.node_id, a.reason, a.service)
+         == std::tie(b.action, b.task_id, b.slot, b.node_id, b.reason,
+                     b.service);
 }
 
 bool operator==(const event& a, const event& b) {
@@ -133,7 +135,7 @@ void clamp_event(event& e) {
   if (e.decisions.size() > event_limits::max_decisions)
     e.decisions.resize(event_limits::max_decisions);
   for (auto& d : e.decisions)
-    for (auto* s : {&d.action, &d.task_id, &d.node_id, &d.reason})
+    for (auto* s : {&d.action, &d.task_id, &d.node_id, &d.reason, &d.service})
       clip(*s);
   if (e.attributes.size() > event_limits::max_attributes)
     e.attributes.resize(event_limits::max_attributes);
@@ -223,7 +225,7 @@ size_t held_bytes(const event& e) {
   for (const auto& d : e.decisions)
     bytes += sizeof(decision_record) + heap_bytes(d.action)
              + heap_bytes(d.task_id) + heap_bytes(d.node_id)
-             + heap_bytes(d.reason);
+             + heap_bytes(d.reason) + heap_bytes(d.service);
   for (const auto& [key, value] : e.attributes)
     bytes += sizeof(e.attributes[0]) + heap_bytes(key) + heap_bytes(value);
   return bytes;
@@ -290,7 +292,7 @@ size_t encoded_size(const event& e) {
     bytes += 24 + state.size();
   for (auto& d : e.decisions)
     bytes += 64 + d.action.size() + d.task_id.size() + d.node_id.size()
-             + d.reason.size();
+             + d.reason.size() + d.service.size();
   for (auto& [k, v] : e.attributes)
     bytes += 32 + k.size() + v.size();
   return bytes;
@@ -346,6 +348,7 @@ void to_schema(const event& e, se::Event::Builder out) {
     decisions[i].setSlot(d.slot);
     decisions[i].setNodeId(d.node_id);
     decisions[i].setReason(d.reason);
+    decisions[i].setService(d.service);
   }
   out.setRaftIndex(e.raft_index);
   auto attrs = out.initAttributes(static_cast<unsigned>(e.attributes.size()));
@@ -379,7 +382,8 @@ event from_schema(se::Event::Reader in) {
   for (unsigned i = 0; i < decisions_n; ++i) {
     auto d = decisions[i];
     e.decisions.push_back({str(d.getAction()), str(d.getTaskId()), d.getSlot(),
-                           str(d.getNodeId()), str(d.getReason())});
+                           str(d.getNodeId()), str(d.getReason()),
+                           str(d.getService())});
   }
   e.raft_index = in.getRaftIndex();
   auto attrs = in.getAttributes();
@@ -552,12 +556,16 @@ std::string event_json(const event& e) {
   for (auto& [state, count] : e.observed)
     observed[state] = count;
   json decisions = json::array();
-  for (auto& d : e.decisions)
-    decisions.push_back(json{{"action", d.action},
-                             {"task", d.task_id},
-                             {"slot", d.slot},
-                             {"node", d.node_id},
-                             {"reason", d.reason}});
+  for (auto& d : e.decisions) {
+    json one{{"action", d.action},
+             {"task", d.task_id},
+             {"slot", d.slot},
+             {"node", d.node_id},
+             {"reason", d.reason}};
+    if (!d.service.empty())
+      one["service"] = d.service;
+    decisions.push_back(std::move(one));
+  }
   json attributes = json::object();
   for (auto& [k, v] : e.attributes)
     attributes[k] = v;

@@ -26,6 +26,7 @@ struct decision_record {
   uint64_t slot = 0;   ///< 0: global service or no slot
   std::string node_id; ///< empty: no node
   std::string reason;  ///< for people
+  std::string service; ///< the task's service (name); empty: the event's
 };
 
 bool operator==(const decision_record& a, const decision_record& b);

@@ -78,15 +78,21 @@ void push(self_ptr self, const std::string& node, bool full) {
   auto& stream = st.nodes[node];
   std::vector<store::task_object> changed;
   std::vector<std::string> removed;
+  std::map<std::string, std::string> service_names; // by service id
+  uint64_t applied = 0;
   st.link.db->read([&](const store::store& db) {
+    applied = db.applied_index();
     std::set<std::string> now;
     for (const auto* t : db.tasks_on_node(node)) {
       if (!node_needs(*t))
         continue;
       now.insert(t->id);
       auto it = stream.sent.find(t->id);
-      if (full || it == stream.sent.end() || it->second != t->version)
+      if (full || it == stream.sent.end() || it->second != t->version) {
         changed.push_back(*t);
+        if (const auto* s = db.service(t->service_id))
+          service_names[t->service_id] = s->spec.name;
+      }
     }
     for (auto& [id, version] : stream.sent)
       if (now.count(id) == 0)
@@ -129,6 +135,7 @@ void push(self_ptr self, const std::string& node, bool full) {
   e.time_nanos = controlapi::unix_nanos();
   e.type = "dispatch";
   e.action = full ? "assignments-full" : "assignments";
+  e.raft_index = applied; // the store state these assignments reflect
   e.attributes = {{std::string(controlapi::attr_node), node},
                   {"sequence", std::to_string(seq)},
                   {"sent", std::to_string(changed.size())},
@@ -137,7 +144,8 @@ void push(self_ptr self, const std::string& node, bool full) {
   for (size_t i = 0; i < changed.size() && i < listed; ++i)
     e.decisions.push_back(controlapi::decision_record{
       "send", changed[i].id, changed[i].slot, node,
-      fmt::format("desired {}", store::to_string(changed[i].desired_state))});
+      fmt::format("desired {}", store::to_string(changed[i].desired_state)),
+      service_names[changed[i].service_id]});
   for (size_t i = 0; i < removed.size() && e.decisions.size() < listed; ++i)
     e.decisions.push_back(controlapi::decision_record{
       "forget", removed[i], 0, node, "no longer assigned"});
@@ -237,15 +245,27 @@ void propose_statuses(self_ptr self) {
   e.time_nanos = controlapi::unix_nanos();
   e.type = "dispatch";
   e.action = "status";
-  for (const auto& a : st.statuses)
-    if (const auto* s = std::get_if<store::set_task_status>(&a);
-        s != nullptr && e.decisions.size() < 1000)
-      e.decisions.push_back(controlapi::decision_record{
+  st.link.db->read([&](const store::store& db) {
+    for (const auto& a : st.statuses) {
+      const auto* s = std::get_if<store::set_task_status>(&a);
+      if (s == nullptr || e.decisions.size() >= 1000)
+        continue;
+      controlapi::decision_record d{
         "status", s->id, 0, "",
         s->status.err.empty()
           ? std::string(store::to_string(s->status.state))
           : fmt::format("{}: {}", store::to_string(s->status.state),
-                        s->status.err)});
+                        s->status.err)};
+      if (const auto* t = db.task(s->id)) {
+        d.slot = t->slot;
+        d.node_id = t->node_id;
+        if (const auto* svc = db.service(t->service_id))
+          d.service = svc->spec.name;
+      }
+      e.decisions.push_back(std::move(d));
+    }
+    return 0;
+  });
   controlapi::write_request req{std::move(st.statuses), "dispatcher",
                                 std::move(e)};
   st.statuses.clear();

@@ -85,12 +85,17 @@ pass decide(const store::store& db) {
     const auto* s = db.service(id);
     return s ? &s->spec : nullptr;
   });
+  auto service_of = [&](const store::task_object* t) {
+    const auto* s = t ? db.service(t->service_id) : nullptr;
+    return s ? s->spec.name : std::string{};
+  };
   for (auto& placed : decided.placed) {
     const auto* t = db.task(placed.task_id);
     const auto* n = db.node(placed.node_id);
     out.decisions.push_back(controlapi::decision_record{
       "assign", placed.task_id, t ? t->slot : 0, placed.node_id,
-      fmt::format("placed on {}", n ? n->hostname : placed.node_id)});
+      fmt::format("placed on {}", n ? n->hostname : placed.node_id),
+      service_of(t)});
     actions.push_back(
       store::assign_task{placed.task_id, placed.node_id, now, "assigned"});
   }
@@ -101,8 +106,8 @@ pass decide(const store::store& db) {
     auto status = t->status;
     status.err = why.reason;
     status.message = "pending task scheduling";
-    out.decisions.push_back(
-      controlapi::decision_record{"pending", t->id, t->slot, "", why.reason});
+    out.decisions.push_back(controlapi::decision_record{
+      "pending", t->id, t->slot, "", why.reason, service_of(t)});
     actions.push_back(store::set_task_status{t->id, status});
   }
   return out;
@@ -114,12 +119,20 @@ controlapi::event schedule_event(const pass& p, size_t from, size_t to) {
   e.time_nanos = controlapi::unix_nanos();
   e.type = "schedule";
   std::set<std::string> actions;
+  std::set<std::string> services;
   for (size_t i = from; i < to && i < p.decisions.size(); ++i) {
     actions.insert(p.decisions[i].action);
+    services.insert(p.decisions[i].service);
     e.decisions.push_back(p.decisions[i]);
   }
   for (const auto& a : actions)
     e.action += (e.action.empty() ? "" : "+") + a;
+  // One service: the event says it; several: each decision does.
+  if (services.size() == 1) {
+    e.service = *services.begin();
+    for (auto& d : e.decisions)
+      d.service.clear();
+  }
   return e;
 }
 
