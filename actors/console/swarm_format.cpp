@@ -25,7 +25,60 @@ std::string rfc3339(int64_t nanos) {
   return fmt::format("{}.{:09d}Z", buf, nanos % 1'000'000'000);
 }
 
+using node_list = capnp::List<schema::control::NodeView>::Reader;
+
+/// As docker/cli: by hostname in natural order ("node2" before "node10"),
+/// then by id.
+std::vector<schema::control::NodeView::Reader> by_hostname(node_list nodes) {
+  std::vector<schema::control::NodeView::Reader> out;
+  for (auto n : nodes)
+    out.push_back(n);
+  std::stable_sort(out.begin(), out.end(), [](auto x, auto y) {
+    auto hx = str(x.getHostname());
+    auto hy = str(y.getHostname());
+    if (hx != hy)
+      return natural_less(hx, hy);
+    return str(x.getId()) < str(y.getId());
+  });
+  return out;
+}
+
 } // namespace
+
+bool natural_less(const std::string& a, const std::string& b) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0;
+  size_t j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (digit(a[i]) && digit(b[j])) {
+      auto si = i;
+      auto sj = j;
+      while (si < a.size() && a[si] == '0')
+        ++si;
+      while (sj < b.size() && b[sj] == '0')
+        ++sj;
+      auto ei = si;
+      auto ej = sj;
+      while (ei < a.size() && digit(a[ei]))
+        ++ei;
+      while (ej < b.size() && digit(b[ej]))
+        ++ej;
+      if (ei - si != ej - sj)
+        return ei - si < ej - sj;
+      auto cmp = a.compare(si, ei - si, b, sj, ej - sj);
+      if (cmp != 0)
+        return cmp < 0;
+      i = ei;
+      j = ej;
+      continue;
+    }
+    if (a[i] != b[j])
+      return a[i] < b[j];
+    ++i;
+    ++j;
+  }
+  return a.size() - i < b.size() - j;
+}
 
 std::string title_case(const std::string& word) {
   if (word.empty())
@@ -70,7 +123,7 @@ format_node_table(capnp::List<schema::control::NodeView>::Reader nodes,
   rows.push_back({"ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS",
                   "ENGINE VERSION"});
   std::string out;
-  for (auto n : nodes) {
+  for (auto n : by_hostname(nodes)) {
     if (quiet) {
       out += str(n.getId()) + "\n";
       continue;
@@ -103,7 +156,7 @@ format_node_table(capnp::List<schema::control::NodeView>::Reader nodes,
 std::string
 node_lines_json(capnp::List<schema::control::NodeView>::Reader nodes) {
   std::string out;
-  for (auto n : nodes) {
+  for (auto n : by_hostname(nodes)) {
     nlohmann::json j{{"ID", str(n.getId())},
                      {"Hostname", str(n.getHostname())},
                      {"Status", title_case(str(n.getStatus()))},

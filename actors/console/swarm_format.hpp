@@ -13,8 +13,13 @@ std::string format_swarm_init(schema::control::SwarmInitReply::Reader reply);
 std::string format_join_token(schema::control::TokenReply::Reader reply,
                               bool quiet);
 
+/// True when `a` sorts before `b` with runs of digits compared as numbers
+/// ("node2" before "node10"), as docker/cli sorts hostnames.
+bool natural_less(const std::string& a, const std::string& b);
+
 /// `skep node ls`: ID (with `*` for the answering node), HOSTNAME, STATUS,
-/// AVAILABILITY, MANAGER STATUS, ENGINE VERSION; or the ids alone (`quiet`).
+/// AVAILABILITY, MANAGER STATUS, ENGINE VERSION; or the ids alone (`quiet`),
+/// sorted by hostname as Docker does.
 std::string
 format_node_table(capnp::List<schema::control::NodeView>::Reader nodes,
                   bool quiet);

@@ -14,6 +14,7 @@ namespace {
 
 std::atomic<int> min_level{static_cast<int>(level::info)};
 std::atomic<int> sink_fd{STDERR_FILENO};
+std::string node_name; // set once at start-up, before other threads log
 
 const char* level_name(level lvl) {
   switch (lvl) {
@@ -51,19 +52,26 @@ result<void> configure(level min, const std::string& file_path) {
   return {};
 }
 
+void set_node_name(std::string name) {
+  node_name = std::move(name);
+}
+
 bool enabled(level lvl) noexcept {
   return static_cast<int>(lvl) <= min_level.load(std::memory_order_relaxed);
 }
 
 std::string format_line(level lvl, std::string_view who, std::string_view text,
-                        long long unix_millis) {
+                        long long unix_millis, std::string_view node) {
   std::time_t secs = static_cast<std::time_t>(unix_millis / 1000);
   std::tm utc{};
   gmtime_r(&secs, &utc);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-  return fmt::format("{}.{:03}Z {} {}: {}\n", stamp, unix_millis % 1000,
-                     level_name(lvl), who, text);
+  if (node.empty())
+    return fmt::format("{}.{:03}Z {} {}: {}\n", stamp, unix_millis % 1000,
+                       level_name(lvl), who, text);
+  return fmt::format("{}.{:03}Z {} [{}] {}: {}\n", stamp, unix_millis % 1000,
+                     level_name(lvl), node, who, text);
 }
 
 void write(level lvl, std::string_view who, std::string_view text) {
@@ -71,7 +79,7 @@ void write(level lvl, std::string_view who, std::string_view text) {
     return;
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
     std::chrono::system_clock::now().time_since_epoch());
-  auto line = format_line(lvl, who, text, now.count());
+  auto line = format_line(lvl, who, text, now.count(), node_name);
   // One write per line: O_APPEND and pipes keep it whole.
   auto fd = sink_fd.load();
   const char* p = line.data();

@@ -24,6 +24,11 @@ enum class level { error = 0, warn = 1, info = 2, debug = 3 };
 /// cannot be opened, naming it, and then leaves the sink as it was.
 result<void> configure(level min, const std::string& file_path);
 
+/// Names this process's node in every line ("[node1]"), so that several
+/// nodes' logs in one terminal or file can be told apart. Call at start-up,
+/// with configure(); an empty name (the default) leaves it out.
+void set_node_name(std::string name);
+
 /// True when lines at `lvl` are written.
 bool enabled(level lvl) noexcept;
 
@@ -54,8 +59,10 @@ void debug(std::string_view who, fmt::format_string<Ts...> f, Ts&&... xs) {
     write(level::debug, who, fmt::format(f, std::forward<Ts>(xs)...));
 }
 
-/// Formats a line exactly as write() would, for tests.
+/// Formats a line exactly as write() would, for tests:
+/// "<UTC time> <LEVEL> [<node>] <who>: <text>", without "[<node>] " when
+/// `node` is empty.
 std::string format_line(level lvl, std::string_view who, std::string_view text,
-                        long long unix_millis);
+                        long long unix_millis, std::string_view node = {});
 
 } // namespace skep::log

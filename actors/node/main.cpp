@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   if (auto logging = log::configure(to_log_level(cfg.level), cfg.log_file);
       !logging)
     return die(logging.error().message);
+  log::set_node_name(cfg.hostname);
   if (auto prepared = node::prepare_data_dir(cfg.data_dir); !prepared)
     return die(prepared.error().message);
   auto lock = node::data_dir_lock::acquire(cfg.data_dir);

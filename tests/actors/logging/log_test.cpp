@@ -38,6 +38,12 @@ TEST(Log, LineCarriesUtcTimestampLevelAndActor) {
                   "failed\n");
 }
 
+TEST(Log, LineNamesTheNodeThatSpeaks) {
+  auto line = format_line(level::info, "manager", "leading", 1'795'300'801'123,
+                          "node2");
+  EXPECT_EQ(line, "2026-11-21T22:40:01.123Z INFO  [node2] manager: leading\n");
+}
+
 TEST(Log, FileSinkKeepsLinesAtOrAboveTheLevel) {
   test::temp_dir dir;
   auto path = dir.path() + "/skepd.log";
