@@ -399,6 +399,14 @@ TEST(Client, EveryCommandHasHelp) {
     EXPECT_EQ(res.exit_code, 0) << cmd[1];
     EXPECT_NE(res.out.find("Usage:"), std::string::npos) << res.out;
   }
+  // The task's image and command follow create's options.
+  auto create = test::run_command({skep_bin, "service", "create", "--help"});
+  EXPECT_EQ(create.exit_code, 0);
+  EXPECT_NE(
+    create.out.find("Usage: skep service create [OPTIONS] IMAGE [COMMAND "
+                    "[ARG...]]\n"),
+    std::string::npos)
+    << create.out;
 }
 
 } // namespace

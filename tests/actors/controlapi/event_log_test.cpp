@@ -287,6 +287,18 @@ TEST(EventFilter, ServiceByNameOrId) {
   EXPECT_FALSE(matches(filters({"service=api"}), task));
 }
 
+TEST(EventFilter, ServiceOfADecision) {
+  // A scheduling pass over several services names each decision's service.
+  event e;
+  e.type = "schedule";
+  e.action = "assign";
+  e.decisions = {{"assign", "t1", 1, "n1", "placed on w1", "web"},
+                 {"assign", "t2", 1, "n2", "placed on w2", "api"}};
+  EXPECT_TRUE(matches(filters({"service=web"}), e));
+  EXPECT_TRUE(matches(filters({"service=api"}), e));
+  EXPECT_FALSE(matches(filters({"service=db"}), e));
+}
+
 TEST(EventFilter, NodeByIdOrHostnameOnNodeEvents) {
   auto node = object_event("node", "update", "nodeid1", "w1");
   EXPECT_TRUE(matches(filters({"node=w1"}), node));
@@ -356,6 +368,7 @@ TEST(EventFormat, SchemaRoundTripKeepsEveryField) {
   e.seq = 17;
   e.attributes = {{"from", "pending"}, {"to", "running"}};
   e.observed.push_back({"pending", 1});
+  e.decisions[0].service = "api";
   capnp::MallocMessageBuilder b;
   to_schema(e, b.initRoot<se::Event>());
   auto back = from_schema(b.getRoot<se::Event>().asReader());

@@ -185,9 +185,12 @@ TEST_F(LeaderActors, DecisionsOfADownNodeAreRecordedAsEvents) {
   auto assigned = of("schedule", "assign");
   ASSERT_FALSE(assigned.empty());
   size_t placements = 0;
-  for (const auto& e : assigned)
+  for (const auto& e : assigned) {
+    // One service scheduled: the event names it (`events --filter service=`).
+    EXPECT_EQ(e.service, "svc-web");
     for (const auto& d : e.decisions)
       placements += d.action == "assign" && !d.node_id.empty();
+  }
   EXPECT_EQ(placements, 6u);
 
   m->events.clear();
