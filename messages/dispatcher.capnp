@@ -10,6 +10,7 @@ struct Heartbeat {
   nodeId @0 :Text;  # the sender itself: a worker may speak only of itself
   assignmentsEpoch @1 :UInt64;  # epoch of the last assignments applied; 0: none yet
   assignmentsSequence @2 :UInt64;  # their sequence number within that epoch
+  leaving @3 :Bool;  # the node leaves the swarm (`swarm leave`): Down now
 }
 
 struct ManagerAddr {

@@ -77,6 +77,7 @@ CAF_ADD_ATOM(skep, skep::atom, redial, "redial")
 CAF_ADD_ATOM(skep, skep::atom, dialed, "dialed")
 CAF_ADD_ATOM(skep, skep::atom, deadline, "deadline")
 CAF_ADD_ATOM(skep, skep::atom, caught_up, "caughtUp")
+CAF_ADD_ATOM(skep, skep::atom, leave, "leave")
 CAF_ADD_ATOM(skep, skep::atom, delayed, "delayed")
 
 // Dispatcher: a node's own heartbeat to its local manager.

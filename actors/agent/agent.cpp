@@ -31,6 +31,7 @@ struct agent_state {
   size_t target = 0;      ///< index into cfg.managers
   std::string leader;     ///< the leader's node id, when known
   bool connected = false; ///< the last heartbeat was accepted
+  bool left = false;      ///< the node leaves the swarm: no more heartbeats
   bool renewing = false;  ///< asking for a certificate in a new role
   std::mt19937_64 rng{std::random_device{}()};
   /// The dispatcher's assignments applied last.
@@ -108,8 +109,9 @@ void on_reply(self_ptr self, const envelope& reply) {
     // may never learn one: try the next manager.
     st.connected = false;
     auto named = std::find_if(
-      st.cfg.managers.begin(), st.cfg.managers.end(),
-      [&](const auto& m) { return !st.leader.empty() && m.first == st.leader; });
+      st.cfg.managers.begin(), st.cfg.managers.end(), [&](const auto& m) {
+        return !st.leader.empty() && m.first == st.leader;
+      });
     if (named != st.cfg.managers.end())
       st.target = static_cast<size_t>(named - st.cfg.managers.begin());
     else if (!st.cfg.managers.empty())
@@ -194,6 +196,8 @@ void renew(self_ptr self) {
 
 void beat(self_ptr self) {
   auto& st = self->state;
+  if (st.left)
+    return;
   if (st.cfg.managers.empty()) {
     schedule(self, st.cfg.period);
     return;
@@ -438,6 +442,36 @@ envelope on_task_logs(self_ptr self, const transport::inbound& in) {
     });
 }
 
+/// `swarm leave`: tells the leader's dispatcher (one heartbeat with
+/// `leaving`) so that the node shows Down at once instead of after three
+/// missed heartbeats. Answers true once the leader accepted it, false when
+/// it could not be told (the node leaves all the same).
+caf::result<bool> say_leaving(self_ptr self) {
+  auto& st = self->state;
+  auto target = !st.leader.empty()        ? st.leader
+                : st.cfg.managers.empty() ? std::string{}
+                                          : st.cfg.managers[0].first;
+  st.left = true; // no heartbeat after this one says Ready again
+  if (target.empty())
+    return false;
+  auto env = make_envelope(schema::Envelope::Kind::REQUEST, 0, {"", "agent"},
+                           {target, "dispatcher"}, [&](auto body) {
+                             auto hb = body.initHeartbeat();
+                             hb.setNodeId(st.cfg.node_id);
+                             hb.setLeaving(true);
+                           });
+  auto rp = self->make_response_promise<bool>();
+  self
+    ->request(st.cfg.transport, caf::infinite, atom::call_v, env,
+              caf::timespan{seconds{3}})
+    .then([=](const envelope& reply) mutable {
+      auto body = reply.root().getBody();
+      rp.deliver(body.which() == schema::Envelope::Body::HEARTBEAT_REPLY
+                 && body.getHeartbeatReply().getAccepted());
+    });
+  return rp;
+}
+
 /// Kills what a previous run of this node left running.
 void clean_up_previous_run(self_ptr self) {
   auto& rt = *self->state.cfg.runtime;
@@ -473,6 +507,7 @@ caf::behavior agent(self_ptr self, agent_config cfg) {
   self->send(self, atom::tick_v);
   return {
     [=](atom::tick) { beat(self); },
+    [=](atom::leave) -> caf::result<bool> { return say_leaving(self); },
     [=](atom::reap) { reap(self); },
     [=](atom::flush) { flush_reports(self); },
     [=](atom::report, const std::string& id, const store::task_status& s) {

@@ -7,6 +7,7 @@
 #include "actors/console/logs_cmd.hpp"
 #include "actors/console/service_cmd.hpp"
 #include "actors/console/swarm_format.hpp"
+#include "actors/store/cluster_settings.hpp"
 #include "config/units.hpp"
 #include "skep/build_info.hpp"
 
@@ -158,6 +159,11 @@ int main(int argc, char** argv) {
     ->type_name("json");
 
   // ---- swarm ----
+  // The ranges the manager enforces, so the client names them too.
+  auto history_range
+    = CLI::Range(int64_t{0}, int64_t{store::cluster_limits::max_task_history});
+  auto snapshot_range = CLI::Range(
+    uint64_t{1}, uint64_t{store::cluster_limits::max_snapshot_interval});
   auto* swarm = app.add_subcommand("swarm", "Manage the swarm");
   swarm->require_subcommand(1);
   auto* init = swarm->add_subcommand("init", "Initialize a swarm: this node "
@@ -172,7 +178,7 @@ int main(int argc, char** argv) {
   init
     ->add_option("--task-history-limit", init_history,
                  "Finished tasks kept per slot (default 5)")
-    ->check(CLI::NonNegativeNumber);
+    ->check(history_range);
   init
     ->add_option("--dispatcher-heartbeat", init_heartbeat,
                  "Heartbeat period (default 5s)")
@@ -185,7 +191,7 @@ int main(int argc, char** argv) {
   init
     ->add_option("--snapshot-interval", init_snapshot,
                  "Raft entries between store snapshots (default 10000)")
-    ->check(CLI::PositiveNumber);
+    ->check(snapshot_range);
   init->add_flag("--autolock", init_autolock,
                  "Encrypt the Raft log at rest "
                  "(not supported yet)");
@@ -219,7 +225,7 @@ int main(int argc, char** argv) {
   update
     ->add_option("--task-history-limit", update_history,
                  "Finished tasks kept per slot")
-    ->check(CLI::NonNegativeNumber);
+    ->check(history_range);
   update
     ->add_option("--dispatcher-heartbeat", update_heartbeat, "Heartbeat period")
     ->type_name("DUR");
@@ -229,7 +235,7 @@ int main(int argc, char** argv) {
   update
     ->add_option("--snapshot-interval", update_snapshot,
                  "Raft entries between store snapshots")
-    ->check(CLI::PositiveNumber);
+    ->check(snapshot_range);
 
   // ---- node ----
   auto* node = app.add_subcommand("node", "Manage swarm nodes");

@@ -2,6 +2,7 @@
 
 #include "actors/controlapi/console_routes.hpp"
 #include "actors/controlapi/leader_link.hpp"
+#include "actors/controlapi/nodes.hpp"
 #include "actors/controlapi/object_id.hpp"
 #include "actors/controlapi/services.hpp"
 #include "actors/controlapi/store_events.hpp"
@@ -11,6 +12,7 @@
 #include "actors/raft/raft_bridge.hpp"
 #include "actors/raft/raft_wire.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
+#include "actors/store/cluster_settings.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/store/store.hpp"
 #include "actors/transport/tcp.hpp"
@@ -91,7 +93,13 @@ struct manager_state {
   /// Proposers whose entry committed but is not applied here yet.
   std::multimap<uint64_t, std::function<void(result<void>)>> waiters;
   /// Dispatcher (leader only): when each node was last heard from.
-  std::map<std::string, steady_clock::time_point> last_seen;
+  /// A node's last heartbeat and the period its reply told it to wait: it
+  /// beats again within that period, whatever the swarm's period is now.
+  struct heartbeat_seen {
+    steady_clock::time_point at;
+    nanoseconds period{0};
+  };
+  std::map<std::string, heartbeat_seen> last_seen;
   /// Managers this node has told the transport and bridge about.
   std::set<std::string> known_managers;
   /// Learners this leader is trying to promote.
@@ -1095,19 +1103,14 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
                          fmt::format("invalid availability '{}': use active, "
                                      "pause or drain",
                                      avail));
-    for (auto l : u.getLabelAdd()) {
-      auto key = text_of(l.getKey());
-      if (key.empty())
-        return error_reply(errc::invalid_argument, "a label key is empty");
-      changed.labels[key] = text_of(l.getValue());
-    }
-    for (auto k : u.getLabelRm()) {
-      auto key = text_of(k);
-      if (changed.labels.erase(key) == 0)
-        return error_reply(
-          errc::not_found,
-          fmt::format("node {} has no label '{}'", changed.id, key));
-    }
+    for (auto l : u.getLabelAdd())
+      changed.labels[text_of(l.getKey())] = text_of(l.getValue());
+    // A label that is not there is not there: ignored, as --env-rm,
+    // --publish-rm and --constraint-rm ignore theirs.
+    for (auto k : u.getLabelRm())
+      changed.labels.erase(text_of(k));
+    if (auto ok = check_node_labels(changed.labels); !ok)
+      return make_error_reply(ok.error());
     auto role = text_of(u.getRole());
     if (!role.empty() && role != "worker" && role != "manager")
       return error_reply(errc::invalid_argument,
@@ -1160,22 +1163,13 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
   case request_which::SWARM_UPDATE: {
     auto u = root.getSwarmUpdate();
     auto updated = *cluster;
-    if (u.getTaskHistoryLimit() >= 0)
-      updated.spec.task_history_limit
-        = static_cast<uint32_t>(u.getTaskHistoryLimit());
-    if (u.getDispatcherHeartbeatNanos() > 0)
-      updated.spec.dispatcher_heartbeat
-        = nanoseconds{u.getDispatcherHeartbeatNanos()};
-    if (u.getCertExpiryNanos() > 0)
-      updated.spec.cert_expiry = nanoseconds{u.getCertExpiryNanos()};
-    if (u.getSnapshotInterval() > 0)
-      updated.spec.snapshot_interval = u.getSnapshotInterval();
-    if (updated.spec.dispatcher_heartbeat < milliseconds{100})
-      return error_reply(errc::invalid_argument,
-                         "--dispatcher-heartbeat must be at least 100ms");
-    if (updated.spec.cert_expiry < minutes{1})
-      return error_reply(errc::invalid_argument,
-                         "--cert-expiry must be at least 1m");
+    auto spec = store::apply_settings(
+      cluster->spec, store::cluster_settings{
+                       u.getTaskHistoryLimit(), u.getDispatcherHeartbeatNanos(),
+                       u.getCertExpiryNanos(), u.getSnapshotInterval()});
+    if (!spec)
+      return make_error_reply(spec.error());
+    updated.spec = *spec;
     auto rp = self->make_response_promise<control_reply>();
     write(
       self,
@@ -1284,11 +1278,16 @@ caf::result<envelope> on_certificate_request(self_ptr self,
 
 // ---- the dispatcher -------------------------------------------------------
 
+/// The heartbeat period nodes are told now.
+nanoseconds heartbeat_period(self_ptr self) {
+  const auto* cluster = self->state.db().cluster();
+  return cluster ? cluster->spec.dispatcher_heartbeat : seconds{5};
+}
+
 envelope heartbeat_reply(self_ptr self, bool accepted,
                          const std::string& node) {
   auto& st = self->state;
-  const auto* cluster = st.db().cluster();
-  auto period = cluster ? cluster->spec.dispatcher_heartbeat : seconds{5};
+  auto period = heartbeat_period(self);
   std::vector<const store::node_object*> managers;
   for (const auto* n : st.db().nodes())
     if (n->role == ca::node_role::manager)
@@ -1325,7 +1324,14 @@ envelope on_heartbeat(self_ptr self, const std::string& node,
   auto& st = self->state;
   if (!st.leading)
     return heartbeat_reply(self, false, node);
-  st.last_seen[node] = steady_clock::now();
+  if (hb.getLeaving()) {
+    st.last_seen.erase(node);
+    if (const auto* n = st.db().node(node);
+        n != nullptr && n->status != store::node_status::down)
+      mark(self, node, store::node_status::down, "the node left the swarm");
+    return heartbeat_reply(self, true, node);
+  }
+  st.last_seen[node] = {steady_clock::now(), heartbeat_period(self)};
   if (st.dispatcher)
     self->send(st.dispatcher, atom::beat_v, node, hb.getAssignmentsEpoch(),
                hb.getAssignmentsSequence());
@@ -1335,21 +1341,27 @@ envelope on_heartbeat(self_ptr self, const std::string& node,
   return heartbeat_reply(self, true, node);
 }
 
-/// Leader: nodes silent for 3 heartbeat periods are Down.
+/// Leader: nodes silent for 3 of the heartbeat periods they were told are
+/// Down. A node told a longer period before a change keeps it until its next
+/// heartbeat, so a change of period never marks a live node Down. The leader
+/// never marks itself Down: it is alive, whatever its agent does.
 void check_heartbeats(self_ptr self) {
   auto& st = self->state;
   const auto* cluster = st.db().cluster();
   if (!st.leading || cluster == nullptr)
     return;
   auto now = steady_clock::now();
-  auto limit = 3 * cluster->spec.dispatcher_heartbeat;
   for (const auto* n : st.db().nodes()) {
     auto seen = st.last_seen.find(n->id);
     if (seen == st.last_seen.end()) {
-      st.last_seen[n->id] = now; // grace from when this leader took over
+      // Grace from when this leader took over, at the period told now.
+      st.last_seen[n->id] = {now, cluster->spec.dispatcher_heartbeat};
       continue;
     }
-    if (n->status == store::node_status::ready && now - seen->second > limit)
+    if (n->id == st.cfg.node_id)
+      continue;
+    if (n->status == store::node_status::ready
+        && now - seen->second.at > 3 * seen->second.period)
       mark(self, n->id, store::node_status::down,
            "heartbeat failure: no heartbeat for 3 periods");
   }

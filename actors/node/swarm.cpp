@@ -5,6 +5,7 @@
 #include "actors/logging/log.hpp"
 #include "actors/raft/raft_wire.hpp"
 #include "actors/raft/sqlite_storage.hpp"
+#include "actors/store/cluster_settings.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/transport/transport_actor.hpp"
 #include "runtime-adapters/process.hpp"
@@ -76,20 +77,14 @@ result<swarm_seed> seed_swarm(const node_state& node,
                             "it; give --advertise-addr HOST:PORT (or start "
                             "skepd with --advertise-addr)",
                             advertise));
-  store::cluster_spec spec;
-  if (opts.task_history_limit >= 0)
-    spec.task_history_limit = static_cast<uint32_t>(opts.task_history_limit);
-  if (opts.dispatcher_heartbeat_nanos > 0)
-    spec.dispatcher_heartbeat = nanoseconds{opts.dispatcher_heartbeat_nanos};
-  if (opts.cert_expiry_nanos > 0)
-    spec.cert_expiry = nanoseconds{opts.cert_expiry_nanos};
-  if (opts.snapshot_interval > 0)
-    spec.snapshot_interval = opts.snapshot_interval;
-  if (spec.cert_expiry < minutes{1})
-    return fail(errc::invalid_argument, "--cert-expiry must be at least 1m");
-  if (spec.dispatcher_heartbeat < milliseconds{100})
-    return fail(errc::invalid_argument,
-                "--dispatcher-heartbeat must be at least 100ms");
+  auto checked = store::apply_settings(
+    store::cluster_spec{},
+    store::cluster_settings{opts.task_history_limit,
+                            opts.dispatcher_heartbeat_nanos,
+                            opts.cert_expiry_nanos, opts.snapshot_interval});
+  if (!checked)
+    return std::move(checked).error();
+  auto spec = *checked;
 
   auto ca_auth
     = ca::authority::create(duration_cast<seconds>(spec.cert_expiry));

@@ -6,6 +6,7 @@
 
 #include "tests/support/swarm_fixture.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <dirent.h>
 #include <fstream>
@@ -77,7 +78,7 @@ class Services : public test::swarm_fixture {
     return n;
   }
 
-  /// A three-node swarm: manager m1 and workers w1, w2 (heartbeat 500 ms).
+  /// A three-node swarm: manager m1 and workers w1, w2 (heartbeat 1 s).
   void three_nodes() {
     ASSERT_NO_FATAL_FAILURE(init("m1"));
     ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
@@ -300,8 +301,32 @@ TEST_F(Services, BadServiceInputChangesNothing) {
   bad({"--name", "bad name", "sleep", "1"}, "name");
   ASSERT_NO_FATAL_FAILURE(create({"--name", "dup", "sleep", "1000"}));
   bad({"--name", "dup", "sleep", "1"}, "already in use");
+  // Docker refuses a published port given twice; the second no longer wins.
+  bad({"--name", "x", "-p", "8081:80", "-p", "8081:81", "sleep", "1"},
+      "published port 8081/tcp is given twice");
+  bad({"--name", "x", "-e", "A\nB=1", "sleep", "1"}, "control character");
+  // Ten arguments of 60 KB (one argument may hold at most 64 KiB).
+  std::vector<std::string> big{"--name", "x", "sleep"};
+  for (int i = 0; i < 10; ++i)
+    big.push_back(std::string(60'000, 'a'));
+  bad(big, "at most 524288 are allowed");
   auto ls = skep("m1", {"service", "ls", "-q"});
   EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), 1) << ls.out;
+
+  // One service scaled twice in one command: refused before any change.
+  auto twice = skep("m1", {"service", "scale", "-d", "dup=2", "dup=5"});
+  EXPECT_NE(twice.exit_code, 0);
+  EXPECT_NE(twice.err.find("given twice"), std::string::npos) << twice.err;
+  auto inspect = skep("m1", {"service", "inspect", "dup"});
+  EXPECT_NE(inspect.out.find("\"Replicas\": 1"), std::string::npos)
+    << inspect.out;
+  // Removing what is not there is not an error, for every --*-rm flag.
+  auto rm
+    = skep("m1", {"service", "update", "-d", "--env-rm", "NOPE", "--publish-rm",
+                  "9999", "--constraint-rm", "node.role==manager", "dup"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  auto label = skep("m1", {"node", "update", "--label-rm", "nope", "m1"});
+  EXPECT_EQ(label.exit_code, 0) << label.err;
 }
 
 TEST_F(Services, ManagerRestoresItsStoreFromARaftSnapshot) {
@@ -468,6 +493,84 @@ TEST_F(Services, CreateThroughAFollowerReadsItsOwnWrite) {
     auto inspect = skep("m2", {"service", "inspect", detached});
     EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
   }
+}
+
+TEST_F(Services, HeartbeatPeriodChangesRestartNoTask) {
+  ASSERT_NO_FATAL_FAILURE(three_nodes());
+  ASSERT_NO_FATAL_FAILURE(
+    create({"--name", "web", "--replicas", "6", "sleep", "1000"}));
+  ASSERT_TRUE(eventually([&] { return total(placed("m1", "web")) == 6; }));
+  auto task_ids = [&] {
+    std::set<std::string> ids;
+    for (auto& t : ps("m1", "web"))
+      ids.insert(t["ID"].get<std::string>());
+    return ids;
+  };
+  auto before = task_ids();
+  auto all_ready = [&] {
+    auto l = node_list("m1");
+    return l.size() == 3 && count(l, "Status", "Ready") == 3;
+  };
+  auto period = [&](const std::string& value) {
+    auto r = skep("m1", {"swarm", "update", "--dispatcher-heartbeat", value});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  // When each node last beat, as the leader's dispatcher saw it (unix ns).
+  auto last_beats = [&] {
+    std::map<std::string, int64_t> out;
+    auto r = test::run_command(
+      {"/bin/sh", "-c",
+       "echo 'call dispatcher inspect' | \"$SKEP\" -H \"$HOST\" console "
+       "--json"},
+      {{"SKEP", SKEP_PATH}, {"HOST", nodes["m1"].host()}});
+    if (r.exit_code != 0)
+      return out;
+    auto j = json::parse(r.out, nullptr, false);
+    if (j.is_discarded())
+      return out;
+    for (auto& session : j["dispatcherState"]["sessions"])
+      out[session["hostname"].get<std::string>()]
+        = session["lastHeartbeatNanos"].get<int64_t>();
+    return out;
+  };
+  auto unix_now = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  };
+  // Longer: every node hears of it at its next heartbeat; wait until each
+  // has beaten since it was committed (and so been told 10 s).
+  ASSERT_NO_FATAL_FAILURE(period("10s"));
+  auto changed_at = unix_now();
+  ASSERT_TRUE(eventually([&] {
+    auto beats = last_beats();
+    return beats.size() == 3
+           && std::all_of(beats.begin(), beats.end(),
+                          [&](auto& b) { return b.second > changed_at; });
+  }))
+    << skep("m1", {"node", "ls"}).out;
+  // Shorter: the nodes still sleep 10 s; the leader must wait for them (the
+  // old behaviour marked them Down after 3 s, and their tasks moved).
+  ASSERT_NO_FATAL_FAILURE(period("1s"));
+  auto deadline = std::chrono::steady_clock::now() + 12s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(all_ready()) << skep("m1", {"node", "ls"}).out;
+    std::this_thread::sleep_for(200ms); // the polling interval
+  }
+  EXPECT_EQ(task_ids(), before) << skep("m1", {"service", "ps", "web"}).out;
+  EXPECT_EQ(total(placed("m1", "web")), 6);
+
+  // Out of range: refused, nothing changed.
+  for (auto bad : {"9999h", "500ms"}) {
+    auto r = skep("m1", {"swarm", "update", "--dispatcher-heartbeat", bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find("between 1s and 1h"), std::string::npos)
+      << bad << ": " << r.err;
+  }
+  auto info = skep("m1", {"info", "--format", "json"});
+  ASSERT_EQ(info.exit_code, 0);
+  EXPECT_NE(info.out.find("\"HeartbeatPeriod\":1000000000"), std::string::npos)
+    << info.out;
 }
 
 } // namespace

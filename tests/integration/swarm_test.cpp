@@ -257,7 +257,7 @@ TEST_F(Swarm, CertificatesAreRenewedBeforeTheyExpire) {
   // With a one-minute lifetime, renewal starts after 40 s.
   start("m1");
   auto r = skep("m1", {"swarm", "init", "--cert-expiry", "1m",
-                       "--dispatcher-heartbeat", "500ms"});
+                       "--dispatcher-heartbeat", "1s"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
   for (auto name : {"w1", "m1"})
@@ -406,6 +406,97 @@ TEST_F(Swarm, ForceNewClusterRecoversAManagerWhoseQuorumIsLost) {
     << skep("m1", {"node", "ls"}).out << skep("m2", {"info"}).out
     << nodes["m2"].proc->output();
   EXPECT_EQ(node_list("m1")["m1"]["ManagerStatus"], "Leader");
+}
+
+TEST_F(Swarm, JoiningSomethingThatIsNoSkepManagerSaysWhatAnswered) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  // A plain HTTP server on loopback answers whatever it is sent.
+  int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(server, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(server, 4), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto port = ntohs(addr.sin_port);
+  std::thread http([server] {
+    int c = ::accept(server, nullptr, nullptr);
+    if (c < 0)
+      return;
+    char buf[256];
+    (void)::recv(c, buf, sizeof buf, 0);
+    std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+    ::shutdown(c, SHUT_WR);
+    (void)::recv(c, buf, sizeof buf, 0);
+    ::close(c);
+  });
+  start("w1");
+  auto r = skep("w1", {"swarm", "join", "--token", token("m1", "worker"),
+                       "127.0.0.1:" + std::to_string(port)});
+  ::shutdown(server, SHUT_RDWR);
+  ::close(server);
+  http.join();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("does not speak Skep's protocol"), std::string::npos)
+    << r.err;
+  EXPECT_NE(r.err.find("HTTP/1.1 400 Bad Request"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("exceeds the limit"), std::string::npos) << r.err;
+}
+
+TEST_F(Swarm, ALeavingWorkerIsDownAtOnceAndTheLogIsTheOwnersOnly) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  ASSERT_NO_FATAL_FAILURE(join("w1", "m1", "worker"));
+  ASSERT_TRUE(
+    eventually([&] { return node_list("m1")["w1"]["Status"] == "Ready"; }));
+  // The Raft log holds the cluster's secrets: the owner's only.
+  for (auto file : {"/raft.db", "/raft.db-wal"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((nodes["m1"].dir + file).c_str(), &st), 0) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
+  auto left = skep("w1", {"swarm", "leave"});
+  ASSERT_EQ(left.exit_code, 0) << left.err;
+  // Its leave told the leader: Down with the reason, not a heartbeat
+  // failure three periods later.
+  auto inspect = skep("m1", {"node", "inspect", "w1"});
+  ASSERT_TRUE(eventually([&] {
+    inspect = skep("m1", {"node", "inspect", "w1"});
+    return node_list("m1")["w1"]["Status"] == "Down";
+  }));
+  EXPECT_NE(inspect.out.find("the node left the swarm"), std::string::npos)
+    << inspect.out;
+}
+
+TEST_F(Swarm, SettingsOutOfRangeAreRefusedNamingTheRange) {
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  struct bad {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const auto& c : std::vector<bad>{
+         {{"--task-history-limit", "4294967296"},
+          "not in range 0 to 4294967295"},
+         {{"--task-history-limit", "-1"}, "not in range 0 to 4294967295"},
+         {{"--snapshot-interval", "4294967296"}, "not in range 1 to 10000000"},
+         {{"--dispatcher-heartbeat", "9999h"}, "between 1s and 1h"},
+         {{"--cert-expiry", "100000h"}, "between 1m and 87600h"}}) {
+    auto args = c.args;
+    args.insert(args.begin(), {"swarm", "update"});
+    auto r = skep("m1", args);
+    EXPECT_NE(r.exit_code, 0) << c.args[0];
+    EXPECT_NE(r.err.find(c.says), std::string::npos)
+      << c.args[0] << " " << c.args[1] << ": " << r.err;
+    EXPECT_EQ(r.err.find("e+308"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(skep("m1", {"info", "--format", "json"})
+              .out.find("\"TaskHistoryRetentionLimit\":0"),
+            std::string::npos);
+  auto ok
+    = skep("m1", {"swarm", "update", "--task-history-limit", "4294967295"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
 }
 
 } // namespace

@@ -107,10 +107,10 @@ class swarm_fixture : public ::testing::Test {
     return t;
   }
 
-  /// Starts `first` and initializes a swarm on it (heartbeat 500 ms).
+  /// Starts `first` and initializes a swarm on it (heartbeat 1 s).
   void init(const std::string& first) {
     start(first);
-    auto r = skep(first, {"swarm", "init", "--dispatcher-heartbeat", "500ms"});
+    auto r = skep(first, {"swarm", "init", "--dispatcher-heartbeat", "1s"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("Swarm initialized: current node ("),
               std::string::npos);
