@@ -95,4 +95,33 @@ void write(level lvl, std::string_view who, std::string_view text) {
   }
 }
 
+bool rate_limit::allow(std::chrono::steady_clock::time_point now,
+                       size_t* held_back) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (now - window_start_ >= period_) {
+    window_start_ = now;
+    in_window_ = 0;
+  }
+  if (in_window_ >= burst_) {
+    ++held_;
+    return false;
+  }
+  ++in_window_;
+  *held_back += held_;
+  held_ = 0;
+  return true;
+}
+
+void write_limited(rate_limit& limit, level lvl, std::string_view who,
+                   std::string_view text) {
+  size_t held = 0;
+  if (!limit.allow(std::chrono::steady_clock::now(), &held))
+    return;
+  if (held == 0)
+    write(lvl, who, text);
+  else
+    write(lvl, who,
+          fmt::format("{} (and {} more alike, held back)", text, held));
+}
+
 } // namespace skep::log

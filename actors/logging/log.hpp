@@ -2,6 +2,9 @@
 
 #include "messages/result.hpp"
 
+#include <chrono>
+#include <cstddef>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +60,47 @@ template <class... Ts>
 void debug(std::string_view who, fmt::format_string<Ts...> f, Ts&&... xs) {
   if (enabled(level::debug))
     write(level::debug, who, fmt::format(f, std::forward<Ts>(xs)...));
+}
+
+/// Lets at most `burst` lines through per `period` and counts the rest, so
+/// that a flood of alike events (a port scan, a million tasks) writes a few
+/// lines and then a summary instead of one line each. Thread-safe.
+class rate_limit {
+ public:
+  rate_limit(size_t burst, std::chrono::steady_clock::duration period)
+    : burst_(burst), period_(period) {}
+
+  /// True when a line may be written at `now`. Lines held back since the
+  /// last one let through are added to `*held_back`, to be said with it.
+  bool allow(std::chrono::steady_clock::time_point now, size_t* held_back);
+
+ private:
+  std::mutex mutex_;
+  size_t burst_;
+  std::chrono::steady_clock::duration period_;
+  std::chrono::steady_clock::time_point window_start_{};
+  size_t in_window_ = 0;
+  size_t held_ = 0;
+};
+
+/// write(), through `limit`: "... (and 37 more alike in the last 10s)".
+void write_limited(rate_limit& limit, level lvl, std::string_view who,
+                   std::string_view text);
+
+template <class... Ts>
+void warn_limited(rate_limit& limit, std::string_view who,
+                  fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (enabled(level::warn))
+    write_limited(limit, level::warn, who,
+                  fmt::format(f, std::forward<Ts>(xs)...));
+}
+
+template <class... Ts>
+void info_limited(rate_limit& limit, std::string_view who,
+                  fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (enabled(level::info))
+    write_limited(limit, level::info, who,
+                  fmt::format(f, std::forward<Ts>(xs)...));
 }
 
 /// Formats a line exactly as write() would, for tests:

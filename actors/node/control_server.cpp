@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
+#include <mutex>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +25,9 @@ namespace skep::node {
 namespace {
 
 constexpr std::string_view who = "control";
+
+/// Clients dropped for bad or missing frames: a flood writes a few lines.
+log::rate_limit dropped_clients{10, std::chrono::seconds{10}};
 
 std::string errno_text() {
   return std::strerror(errno);
@@ -39,6 +45,67 @@ struct stop_signal {
 };
 
 using stop_signal_ptr = std::shared_ptr<const stop_signal>;
+
+/// The clients being served, so that a full server can make room for a new
+/// client by dropping the one that has waited the longest without asking
+/// anything. Shared by the listener and the sessions.
+class session_table {
+ public:
+  uint64_t add(int fd) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto id = next_++;
+    sessions_[id] = {fd, true, std::chrono::steady_clock::now()};
+    return id;
+  }
+
+  /// Idle: waiting for the client's next request.
+  void set_idle(uint64_t id, bool idle) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto& e = sessions_.at(id);
+    e.idle = idle;
+    e.since = std::chrono::steady_clock::now();
+  }
+
+  /// Call before the session closes its descriptor.
+  void remove(uint64_t id) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    sessions_.erase(id);
+  }
+
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return sessions_.size();
+  }
+
+  /// Shuts down the connection idle the longest (its session then ends);
+  /// false when every client is in the middle of a request.
+  bool drop_oldest_idle() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
+      if (it->second.idle
+          && (oldest == sessions_.end()
+              || it->second.since < oldest->second.since))
+        oldest = it;
+    if (oldest == sessions_.end())
+      return false;
+    ::shutdown(oldest->second.fd, SHUT_RDWR);
+    oldest->second.idle = false; // dropped once
+    return true;
+  }
+
+ private:
+  struct entry {
+    int fd;
+    bool idle;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex mutex_;
+  std::map<uint64_t, entry> sessions_;
+  uint64_t next_ = 1;
+};
+
+using session_table_ptr = std::shared_ptr<session_table>;
 
 sockaddr_un socket_address(const std::string& path) {
   sockaddr_un addr{};
@@ -116,22 +183,29 @@ bool serve_envelope(caf::blocking_actor* self, const client& peer,
 // something unreadable, or the node stops.
 void control_session(caf::blocking_actor* self, int fd, stop_signal_ptr stop,
                      supervisor_actor supervisor, control_server_options opts,
-                     std::shared_ptr<std::atomic<size_t>> sessions) {
+                     session_table_ptr sessions, uint64_t id) {
   frame_reader reader{opts.max_frame_bytes};
   auto limits = read_limits_for_frames(opts.max_frame_bytes);
   client peer{fd, stop->read_fd, opts.frame_timeout};
-  for (;;) {
-    // Wait as long as the client likes between frames, but bound how long
-    // one frame may take once begun, so a stalled client cannot pin a session.
+  for (bool first = true;; first = false) {
+    // A new client must ask something within frame_timeout; later it may
+    // wait as long as it likes between frames (until the server needs its
+    // slot). One frame, once begun, must arrive within frame_timeout, so a
+    // stalled client cannot pin a session.
     frame_read_options read_opts;
     read_opts.cancel_fd = stop->read_fd;
     read_opts.frame_timeout = opts.frame_timeout;
+    if (first)
+      read_opts.timeout = opts.frame_timeout;
+    sessions->set_idle(id, true);
     auto frame = read_frame(fd, reader, read_opts);
+    sessions->set_idle(id, false);
     if (!frame) {
       const auto& why = frame.error();
       if (why.code == errc::frame_too_large
           || why.code == errc::malformed_message || why.code == errc::timeout) {
-        log::warn(who, "dropping client: {}", why.message);
+        log::warn_limited(dropped_clients, who, "dropping client: {}",
+                          why.message);
         send_envelope(peer, make_error_envelope(0, why));
       } else if (why.code != errc::unavailable) {
         log::debug(who, "client session ends: {}", why.message);
@@ -143,21 +217,22 @@ void control_session(caf::blocking_actor* self, int fd, stop_signal_ptr stop,
     const auto& bytes = **frame;
     auto env = envelope::decode(bytes.data(), bytes.size(), limits);
     if (!env) {
-      log::warn(who, "dropping client: {}", env.error().message);
+      log::warn_limited(dropped_clients, who, "dropping client: {}",
+                        env.error().message);
       send_envelope(peer, make_error_envelope(0, env.error()));
       break;
     }
     if (!serve_envelope(self, peer, *env, supervisor, opts))
       break;
   }
+  sessions->remove(id);
   ::close(fd);
-  --*sessions;
 }
 
 void control_listener(caf::blocking_actor* self, int listen_fd,
                       stop_signal_ptr stop, supervisor_actor supervisor,
                       control_server_options opts) {
-  auto sessions = std::make_shared<std::atomic<size_t>>(0);
+  auto sessions = std::make_shared<session_table>();
   log::info(who, "serving clients on {}", opts.socket_path);
   for (;;) {
     pollfd fds[2] = {{listen_fd, POLLIN, 0}, {stop->read_fd, POLLIN, 0}};
@@ -182,7 +257,8 @@ void control_listener(caf::blocking_actor* self, int listen_fd,
       }
       break;
     }
-    if (sessions->load() >= opts.max_sessions) {
+    if (sessions->size() >= opts.max_sessions
+        && !sessions->drop_oldest_idle()) {
       send_envelope(
         client{fd, stop->read_fd, std::chrono::milliseconds{100}},
         make_error_envelope(
@@ -192,9 +268,9 @@ void control_listener(caf::blocking_actor* self, int listen_fd,
       ::close(fd);
       continue;
     }
-    ++*sessions;
+    auto id = sessions->add(fd);
     self->spawn<caf::detached>(control_session, fd, stop, supervisor, opts,
-                               sessions);
+                               sessions, id);
   }
   ::close(listen_fd);
   ::unlink(opts.socket_path.c_str());

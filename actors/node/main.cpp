@@ -170,6 +170,13 @@ int main(int argc, char** argv) {
     caf::actor_system sys{caf_cfg};
     auto supervisor
       = node::spawn_supervisor(sys, std::move(state), *listen_fd, &control);
+    // A supervisor that stops by itself failed: wake the wait below.
+    supervisor->attach_functor([&supervisor_failed](const caf::error& why) {
+      if (why && why != caf::exit_reason::user_shutdown) {
+        supervisor_failed = true;
+        ::kill(::getpid(), SIGTERM);
+      }
+    });
     log::info(who,
               "skepd {} started: node {} ({}), data dir {}, control "
               "socket {}, runtime {}",

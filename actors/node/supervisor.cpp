@@ -25,6 +25,15 @@ using supervisor_self = supervisor_actor::stateful_pointer<supervisor_state>;
 using request_which = schema::control::Request::Which;
 using namespace std::chrono;
 
+/// Makes `rt` this node's membership and watches its manager: a manager
+/// that stops with an error (its Raft storage failed) takes the node down
+/// rather than leaving a manager that answers nothing.
+void adopt_member(supervisor_self self, const member_runtime& rt) {
+  self->state.member = rt;
+  if (rt.manager)
+    self->monitor(rt.manager);
+}
+
 control_reply error_reply(errc code, std::string message) {
   return make_error_reply(failure{code, std::move(message)});
 }
@@ -224,7 +233,7 @@ caf::result<control_reply> swarm_init(supervisor_self self,
     rt->stop();
     return make_error_reply(saved.error());
   }
-  st.member = *rt;
+  adopt_member(self, *rt);
   st.actors.push_back("transport");
   st.actors.push_back("manager");
   st.actors.push_back("agent");
@@ -334,7 +343,7 @@ finish_join(supervisor_self self, const std::string& error,
     rt->stop();
     return make_error_reply(saved.error());
   }
-  st.member = *rt;
+  adopt_member(self, *rt);
   st.actors.push_back("transport");
   if (rt->manager)
     st.actors.push_back("manager");
@@ -366,6 +375,26 @@ control_reply forget_swarm(supervisor_self self) {
   capnp::MallocMessageBuilder b;
   b.initRoot<schema::control::Reply>().setDone();
   return control_reply::from(b);
+}
+
+/// Tells the swarm this node leaves (so it shows Down at once), then forgets
+/// the swarm; the answer goes to `rp` either way.
+void leave_and_forget(supervisor_self self,
+                      caf::typed_response_promise<control_reply> rp) {
+  auto& st = self->state;
+  if (!st.member || !st.member->agent) {
+    rp.deliver(forget_swarm(self));
+    return;
+  }
+  self->request(st.member->agent, seconds{5}, atom::leave_v)
+    .then(
+      [=](bool told) mutable {
+        if (!told)
+          log::warn("node", "could not tell the managers that this node "
+                            "leaves; it shows Down once its heartbeats stop");
+        rp.deliver(forget_swarm(self));
+      },
+      [=](caf::error&) mutable { rp.deliver(forget_swarm(self)); });
 }
 
 bool is_done(const control_reply& reply) {
@@ -403,7 +432,7 @@ caf::result<control_reply> manager_leave(supervisor_self self) {
         }
         // As with Docker, the record stays (Down) until `skep node rm`.
         self->state.leaving = false;
-        rp.deliver(forget_swarm(self));
+        leave_and_forget(self, rp);
       },
       on_error);
   return rp;
@@ -427,7 +456,9 @@ caf::result<control_reply> swarm_leave(supervisor_self self,
                          "this node is already leaving the swarm");
     return manager_leave(self);
   }
-  return forget_swarm(self);
+  auto rp = self->make_response_promise<control_reply>();
+  leave_and_forget(self, rp);
+  return rp;
 }
 
 /// Restarts the membership in the role `certificate` gives, once the old
@@ -448,7 +479,7 @@ void restart_member(supervisor_self self, membership m, int attempt,
     log::error("node", "cannot restart the membership: {}", rt.error().message);
     return;
   }
-  st.member = *rt;
+  adopt_member(self, *rt);
   log::info("node", "now a {} of the swarm", ca::to_string(rt->role));
 }
 
@@ -547,8 +578,10 @@ supervisor(supervisor_self self, node_state state, int control_fd,
       if (!rt) {
         log::error("node", "cannot resume the swarm membership: {}",
                    rt.error().message);
+        self->quit(caf::make_error(caf::sec::runtime_error,
+                                   "cannot resume the swarm membership"));
       } else {
-        st.member = *rt;
+        adopt_member(self, *rt);
         st.actors.push_back("transport");
         if (rt->manager)
           st.actors.push_back("manager");
@@ -570,6 +603,18 @@ supervisor(supervisor_self self, node_state state, int control_fd,
     }
   }
 
+  self->set_down_handler([self](caf::down_msg& down) {
+    auto& st = self->state;
+    if (!st.member || down.source != st.member->manager)
+      return;
+    if (!down.reason || down.reason == caf::exit_reason::user_shutdown)
+      return; // stopped on purpose: demoted, left, restarted
+    log::error("node",
+               "the manager stopped: {}; this node can no longer serve as a "
+               "manager, so skepd exits (restart it once the cause is fixed)",
+               caf::to_string(down.reason));
+    self->quit(down.reason);
+  });
   return {
     [self](const control_request& request) -> caf::result<control_reply> {
       return on_request(self, request);

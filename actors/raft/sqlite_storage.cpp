@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -186,6 +189,15 @@ struct sqlite_storage::statements {
 
 result<std::unique_ptr<sqlite_storage>>
 sqlite_storage::open(const std::string& path) {
+  // The log holds the cluster's secrets (join tokens, the CA key): only the
+  // owner reads it, like every file of the data dir. SQLite gives its WAL
+  // and shared-memory files the database's mode.
+  if (int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      fd >= 0)
+    ::close(fd);
+  // A database made before: take away what others could do, nothing more.
+  if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
+    ::chmod(path.c_str(), st.st_mode & 0700);
   sqlite3* db = nullptr;
   auto rc = sqlite3_open_v2(
     path.c_str(), &db,
@@ -196,6 +208,15 @@ sqlite_storage::open(const std::string& path) {
                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     return fail(errc::unavailable, msg);
+  }
+  // SQLite opens a file it may not write read-only without a word; Raft
+  // could not persist a single vote.
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    sqlite3_close(db);
+    return fail(errc::unavailable,
+                fmt::format("cannot write raft database {}: it is read-only "
+                            "for this user (check its owner and mode)",
+                            path));
   }
   try {
     sqlite3_busy_timeout(db, 5000);

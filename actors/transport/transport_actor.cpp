@@ -34,6 +34,10 @@ using conn_hdl = caf::io::connection_handle;
 using kind = schema::Envelope::Kind;
 constexpr std::string_view who = "transport";
 
+/// Lines about connections that never proved who they are: anyone can open
+/// them, so a flood writes a few lines and a count.
+log::rate_limit unauthenticated_lines{10, std::chrono::seconds{10}};
+
 /// How long a local actor may take to answer a request from another node.
 constexpr auto local_answer_timeout = std::chrono::minutes{5};
 
@@ -241,8 +245,10 @@ void lost(self_ptr self, conn_hdl hdl, const std::string& reason) {
     log::info(who, "session with node {} ({}) closed: {}", node, c.address,
               reason);
   else
-    log::info(who, "connection {} closed before its handshake finished: {}",
-              c.address, reason);
+    log::info_limited(unauthenticated_lines, who,
+                      "connection {} closed before its handshake finished: "
+                      "{}",
+                      c.address, reason);
   auto p = st.peers.find(node);
   if (node.empty() || p == st.peers.end() || c.joining)
     return;
@@ -274,7 +280,11 @@ void drop(self_ptr self, conn_hdl hdl, const std::string& reason,
   if (it == self->state.conns.end())
     return;
   ++self->state.dropped_connections;
-  log::warn(who, "dropping connection {}: {}", it->second.address, reason);
+  if (it->second.established)
+    log::warn(who, "dropping connection {}: {}", it->second.address, reason);
+  else
+    log::warn_limited(unauthenticated_lines, who, "dropping connection {}: {}",
+                      it->second.address, reason);
   if (reset) {
     linger hard{1, 0};
     ::setsockopt(socket_of(hdl), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
@@ -666,8 +676,9 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
     [=](const caf::io::new_connection_msg& msg) {
       auto& st = self->state;
       if (st.conns.size() >= st.cfg.max_connections) {
-        log::warn(who, "refusing a connection: {} open already",
-                  st.conns.size());
+        log::warn_limited(unauthenticated_lines, who,
+                          "refusing a connection: {} open already",
+                          st.conns.size());
         self->close(msg.handle);
         return;
       }

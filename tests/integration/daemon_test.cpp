@@ -267,6 +267,98 @@ TEST_F(Daemon, ClientThatNeverReadsDoesNotHoldUpShutdown) {
   EXPECT_EQ(*code, 0) << node->output();
 }
 
+TEST_F(Daemon, IdleConnectionsNeitherLockClientsOutNorStayForever) {
+  auto node = start({"--control-timeout", "2s"});
+  // Far more silent connections than the 128 sessions served at once.
+  std::vector<int> idle;
+  for (int i = 0; i < 1000; ++i) {
+    int fd = test::connect_unix(socket());
+    if (fd >= 0)
+      idle.push_back(fd);
+  }
+  EXPECT_GT(idle.size(), 128u);
+  // A real client still gets an answer: the oldest idle one makes room.
+  auto ls = skep({"-H", host(), "info"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  // A connection that never asks anything is closed after the timeout.
+  int silent = test::connect_unix(socket());
+  ASSERT_GE(silent, 0);
+  auto outcome = read_outcome(silent); // waits up to 10 s
+  EXPECT_TRUE(outcome.closed);
+  ASSERT_TRUE(outcome.reply);
+  EXPECT_EQ(error_code_of(*outcome.reply), errc::timeout);
+  ::close(silent);
+  for (int fd : idle)
+    ::close(fd);
+  EXPECT_EQ(skep({"-H", host(), "info"}).exit_code, 0);
+}
+
+TEST_F(Daemon, ARaftDatabaseItCannotWriteStopsItAtStartNamingTheFile) {
+  {
+    auto node = start();
+    ASSERT_EQ(skep({"-H", host(), "swarm", "init"}).exit_code, 0);
+    node->signal(SIGTERM);
+    ASSERT_EQ(node->wait_exit(), 0);
+  }
+  // As an unprivileged user whose database is read-only (root writes
+  // anything): the data dir is theirs, raft.db is not writable.
+  ASSERT_EQ(test::run_command({"/bin/chown", "-R", "65534:65534", data_dir()})
+              .exit_code,
+            0);
+  ASSERT_EQ(::chmod((data_dir() + "/raft.db").c_str(), 0400), 0);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  test::child_process node{{"/usr/bin/setpriv", "--reuid=65534",
+                            "--regid=65534", "--clear-groups", skepd_bin,
+                            "--data-dir", data_dir(), "--listen-addr",
+                            "127.0.0.1:2377", "--hostname", "test-node"}};
+  auto code = node.wait_exit(20s);
+  ASSERT_TRUE(code) << "skepd kept running: " << node.output();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(node.output().find("raft.db"), std::string::npos) << node.output();
+  EXPECT_NE(node.output().find("read-only"), std::string::npos)
+    << node.output();
+}
+
+TEST_F(Daemon, AManagerWhoseDiskFillsUpStopsInsteadOfLingering) {
+  // The data dir on a small tmpfs of our own, filled once the swarm runs.
+  auto mnt = dir.path() + "/small";
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0700), 0);
+  ASSERT_EQ(test::run_command(
+              {"/bin/mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt})
+              .exit_code,
+            0);
+  struct unmount {
+    std::string path;
+    ~unmount() { test::run_command({"/bin/umount", "-l", path}); }
+  } guard{mnt};
+  std::vector<std::string> argv{
+    skepd_bin,        "--data-dir", mnt + "/node", "--listen-addr",
+    "127.0.0.1:2377", "--hostname", "test-node"};
+  test::child_process node{argv};
+  ASSERT_TRUE(node.wait_for_output("serving clients on")) << node.output();
+  auto sock = "unix://" + mnt + "/node/skepd.sock";
+  ASSERT_EQ(skep({"-H", sock, "swarm", "init"}).exit_code, 0);
+  // Fill the file system, then make the manager write.
+  test::run_command(
+    {"/bin/dd", "if=/dev/zero", "of=" + mnt + "/filler", "bs=64k"});
+  // Large specs (no replicas: nothing runs), so that the log must grow:
+  // five arguments of 60 KB each (an argument holds at most 64 KiB).
+  std::vector<std::string> create{"-H", sock,         "service", "create",
+                                  "-d", "--replicas", "0",       "--name",
+                                  "",   "sleep"};
+  for (int i = 0; i < 5; ++i)
+    create.push_back(std::string(60'000, 'x'));
+  for (int i = 0; i < 50 && !node.wait_exit(10ms); ++i) {
+    create[8] = "s" + std::to_string(i);
+    skep(create);
+  }
+  auto code = node.wait_exit(20s);
+  ASSERT_TRUE(code) << "the manager kept running: " << node.output();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(node.output().find("the manager stopped"), std::string::npos)
+    << node.output();
+}
+
 TEST_F(Daemon, EnvelopeOfTheWrongKindGetsAnErrorReply) {
   auto node = start();
   int fd = test::connect_unix(socket());

@@ -38,6 +38,21 @@ TEST(Log, LineCarriesUtcTimestampLevelAndActor) {
                   "failed\n");
 }
 
+TEST(Log, RateLimitLetsABurstThroughThenCountsTheRest) {
+  using namespace std::chrono_literals;
+  rate_limit limit{3, 10s};
+  auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  size_t held = 0;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(limit.allow(t0 + std::chrono::seconds{i}, &held));
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_FALSE(limit.allow(t0 + 5s, &held));
+  EXPECT_EQ(held, 0u);
+  // A new period: the next line carries the count of those held back.
+  EXPECT_TRUE(limit.allow(t0 + 11s, &held));
+  EXPECT_EQ(held, 1000u);
+}
+
 TEST(Log, LineNamesTheNodeThatSpeaks) {
   auto line = format_line(level::info, "manager", "leading", 1'795'300'801'123,
                           "node2");
