@@ -1,6 +1,7 @@
 #include "config/node_config.hpp"
 
 #include "config/units.hpp"
+#include "config/yaml_depth.hpp"
 
 #include <arpa/inet.h>
 #include <cctype>
@@ -342,6 +343,10 @@ const std::vector<setting_info>& node_settings() {
 
 result<config_layer> parse_config_yaml(std::string_view text,
                                        const std::string& source) {
+  // A node's settings nest two levels; far less than this.
+  constexpr size_t max_depth = 32;
+  if (auto ok = check_yaml_depth(text, max_depth, source); !ok)
+    return std::move(ok).error();
   YAML::Node root;
   try {
     root = YAML::Load(std::string{text});

@@ -1,5 +1,8 @@
 #include "messages/frame.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include <fmt/format.h>
 
 namespace skep {
@@ -43,10 +46,26 @@ result<std::optional<std::vector<uint8_t>>> frame_reader::next() {
     return std::optional<std::vector<uint8_t>>{};
   if (*length == 0)
     return fail(errc::malformed_message, "empty frame");
-  if (*length > max_frame_bytes_)
+  if (*length > max_frame_bytes_) {
+    // A header of text ("HTTP", "SSH-") is another protocol answering.
+    const uint8_t* p = buffer_.data() + offset_;
+    auto printable = [](uint8_t c) { return c >= 0x20 && c < 0x7f; };
+    if (std::all_of(p, p + frame_header_bytes, printable)) {
+      std::string said;
+      for (size_t i = offset_; i < buffer_.size() && said.size() < 60; ++i) {
+        if (!printable(buffer_[i]))
+          break;
+        said += static_cast<char>(buffer_[i]);
+      }
+      return fail(errc::malformed_message,
+                  fmt::format("the peer does not speak Skep's protocol; it "
+                              "sent \"{}\"",
+                              said));
+    }
     return fail(errc::frame_too_large,
                 fmt::format("frame of {} bytes exceeds the limit of {} bytes",
                             *length, max_frame_bytes_));
+  }
   if (pending_bytes() < frame_header_bytes + *length)
     return std::optional<std::vector<uint8_t>>{};
   auto first = buffer_.begin()

@@ -78,9 +78,14 @@ validate_and_flatten(const uint8_t* bytes, size_t size,
   options.traversalLimitInWords = limits.traversal_limit_words;
   options.nestingLimit = limits.nesting_limit;
   std::vector<capnp::word> flat;
+  size_t used_words = 0;
   auto error = kj::runCatchingExceptions([&] {
     capnp::FlatArrayMessageReader reader(
       kj::arrayPtr(aligned.data(), aligned.size()), options);
+    // One frame, one message: bytes after it are not ignored.
+    used_words = static_cast<size_t>(reader.getEnd() - aligned.data());
+    if (used_words != aligned.size())
+      return;
     auto root = reader.getRoot<capnp::AnyStruct>();
     // totalSize() walks every pointer (bounds, traversal and nesting
     // checks); the typed walk then checks each pointer's kind.
@@ -94,6 +99,10 @@ validate_and_flatten(const uint8_t* bytes, size_t size,
       errc::malformed_message,
       fmt::format("malformed message: {}", e->getDescription().cStr()));
   }
+  if (used_words != aligned.size())
+    return fail(errc::malformed_message,
+                fmt::format("the frame holds {} bytes after its message",
+                            size - used_words * sizeof(capnp::word)));
   return flat;
 }
 

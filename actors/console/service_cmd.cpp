@@ -285,10 +285,19 @@ result<void> apply_ports(const service_flags& f, ServiceSpec::Builder spec) {
                                }),
                 ports.end());
   }
+  std::set<std::pair<uint16_t, std::string>> given;
   for (const auto& text : f.publish_add) {
     auto add = parse_publish("--publish", text);
     if (!add)
       return add.error();
+    // Given twice in one command: refused, as Docker does; published again
+    // by an update: it replaces the old mapping.
+    if (add->published != 0
+        && !given.emplace(add->published, add->protocol).second)
+      return fail(errc::invalid_argument,
+                  fmt::format("--publish: published port {}/{} is given "
+                              "twice",
+                              add->published, add->protocol));
     // A port published again replaces its old target.
     ports.erase(std::remove_if(ports.begin(), ports.end(),
                                [&](const port_flag& p) {
@@ -1136,10 +1145,21 @@ int run_update(const std::optional<std::string>& host, const std::string& name,
 int run_scale(state& s) {
   const auto& host = *s.host;
   std::vector<std::pair<std::string, uint64_t>> targets;
+  std::map<std::string, std::string> named_by_id; // nothing is sent twice
   for (const auto& text : s.scale_specs) {
     auto target = parse_scale_specifier(text);
     if (!target)
       return report(target.error());
+    auto found = inspect_one(host, target->first);
+    if (!found)
+      return report(found.error());
+    auto id = str(found->root().getServices()[0].getService().getId());
+    auto [it, fresh] = named_by_id.emplace(id, target->first);
+    if (!fresh)
+      return report(
+        fail(errc::invalid_argument,
+             fmt::format("service {} is given twice ({} and {}): scale it once",
+                         target->first, it->second, text)));
     targets.push_back(*target);
   }
   int rc = 0;

@@ -1,5 +1,6 @@
 #include "actors/controlapi/services.hpp"
 
+#include "actors/controlapi/nodes.hpp"
 #include "actors/scheduler/constraints.hpp"
 
 #include <algorithm>
@@ -42,9 +43,37 @@ control_reply done_reply() {
   return control_reply::from(b);
 }
 
-/// What the store cannot check: constraints that parse, and a service mode
-/// that fits the other settings.
+/// The bytes a spec's texts hold: every task carries a copy.
+size_t spec_bytes(const store::service_spec& spec) {
+  size_t n = spec.name.size() + spec.container.image.size()
+             + spec.container.workdir.size();
+  for (const auto& texts :
+       {&spec.container.args, &spec.container.env, &spec.constraints})
+    for (const auto& t : *texts)
+      n += t.size();
+  for (const auto& [k, v] : spec.labels)
+    n += k.size() + v.size();
+  return n;
+}
+
+/// What the store cannot check: constraints that parse, a service mode that
+/// fits the other settings, environment names people can type, and a size
+/// that thousands of task copies can carry.
 result<void> check_spec(const store::service_spec& spec) {
+  if (auto bytes = spec_bytes(spec); bytes > max_spec_bytes)
+    return fail(errc::invalid_argument,
+                fmt::format("the service spec holds {} bytes of arguments, "
+                            "environment, labels and constraints; at most {} "
+                            "are allowed (every task keeps a copy)",
+                            bytes, max_spec_bytes));
+  for (const auto& e : spec.container.env) {
+    auto key = e.substr(0, e.find('='));
+    if (has_control_characters(key))
+      return fail(errc::invalid_argument,
+                  fmt::format("environment variable name '{}' holds a "
+                              "newline or another control character",
+                              shown_text(key)));
+  }
   if (auto c = scheduler::parse_constraints(spec.constraints); !c)
     return std::move(c).error();
   if (spec.mode == store::service_mode::global

@@ -12,6 +12,11 @@
 
 namespace skep::controlapi {
 
+/// The most a service spec's texts (arguments, environment, labels,
+/// constraints, image, name) may hold, as Swarm caps a secret: every task
+/// keeps a copy of them.
+inline constexpr size_t max_spec_bytes = 512 * 1024;
+
 /// How the control API answers a service or task request.
 struct service_answer {
   /// The answer now: a read, or a request refused before anything was

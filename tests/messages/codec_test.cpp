@@ -96,6 +96,22 @@ TEST(EnvelopeCodec, RefusesTruncatedMessage) {
   EXPECT_EQ(decoded.error().code, errc::malformed_message);
 }
 
+TEST(EnvelopeCodec, RefusesAFrameHoldingTwoMessages) {
+  auto wire = sample_envelope().encode();
+  auto twice = wire;
+  twice.insert(twice.end(), wire.begin(), wire.end());
+  auto decoded = envelope::decode(twice.data(), twice.size());
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, errc::malformed_message);
+  EXPECT_NE(decoded.error().message.find("after its message"),
+            std::string::npos)
+    << decoded.error().message;
+  auto padded = wire;
+  padded.resize(wire.size() + 8, 0);
+  EXPECT_FALSE(envelope::decode(padded.data(), padded.size()));
+  EXPECT_TRUE(envelope::decode(wire.data(), wire.size()));
+}
+
 TEST(EnvelopeCodec, RefusesMessageAboveSizeLimit) {
   auto wire = sample_envelope().encode();
   read_limits limits;
@@ -246,6 +262,20 @@ TEST(FrameReader, RefusesOversizedFrameFromItsHeaderAlone) {
   auto next = reader.next();
   ASSERT_FALSE(next);
   EXPECT_EQ(next.error().code, errc::frame_too_large);
+}
+
+TEST(FrameReader, NamesAnotherProtocolThatAnswers) {
+  frame_reader reader{16384};
+  std::string http = "HTTP/1.1 400 Bad Request\r\nServer: x\r\n";
+  reader.feed(reinterpret_cast<const uint8_t*>(http.data()), http.size());
+  auto next = reader.next();
+  ASSERT_FALSE(next);
+  EXPECT_EQ(next.error().code, errc::malformed_message);
+  EXPECT_NE(next.error().message.find("does not speak Skep's protocol"),
+            std::string::npos);
+  EXPECT_NE(next.error().message.find("\"HTTP/1.1 400 Bad Request\""),
+            std::string::npos)
+    << next.error().message;
 }
 
 TEST(FrameReader, RefusesEmptyFrame) {
