@@ -83,6 +83,10 @@ struct process_adapter::state {
     task_record& t = **found;
     if (t.at != phase::running)
       return {};
+    if (sig == SIGKILL) {
+      kill_session(t.pid);
+      return {};
+    }
     if (::kill(-t.pid, sig) != 0 && errno != ESRCH) {
       int err = errno;
       return fail(code_for(err), fmt::format("cannot signal task {}: {}", id,
@@ -207,19 +211,18 @@ result<started> process_adapter::start(const std::string& task_id) {
                   : fs::path{t.spec.container.workdir};
   req.log = dir / log_file_name;
   req.memory_bytes = t.spec.limits.memory_bytes;
+  // The pid file is written before the task may run: a node killed at any
+  // point finds, after its restart, every task process it started.
+  req.record = [&dir](pid_t pid) {
+    auto start_time = process_start_time(pid).value_or(0);
+    return write_file_atomically(dir / pid_file_name,
+                                 fmt::format("{} {}\n", pid, start_time));
+  };
   auto pid = spawn(std::move(req));
-  if (!pid)
+  if (!pid) {
+    std::error_code ec;
+    fs::remove(dir / pid_file_name, ec); // the child never ran
     return std::move(pid).error();
-
-  auto start_time = process_start_time(*pid).value_or(0);
-  auto written = write_file_atomically(
-    dir / pid_file_name, fmt::format("{} {}\n", *pid, start_time));
-  if (!written) {
-    // Without the record a restarted node could not find it: do not run it.
-    ::kill(-*pid, SIGKILL);
-    while (::waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    return std::move(written).error();
   }
   t.at = phase::running;
   t.pid = *pid;
@@ -247,7 +250,7 @@ std::vector<std::pair<std::string, exit_status>> process_adapter::reap() {
                                           "exited; its exit status "
                                           "was lost"};
     // The task ends with its main process: end what it left behind.
-    ::kill(-t.pid, SIGKILL);
+    kill_session(t.pid);
     std::error_code ec;
     fs::remove(state_->task_dir(id) / pid_file_name, ec);
     t.at = phase::exited;
@@ -349,13 +352,21 @@ result<void> process_adapter::kill_recovered(const std::string& task_id) {
     return fail(errc::not_found,
                 fmt::format("no task {} from a previous run", task_id));
   auto rec = read_pid_file(pid_file);
-  // A reused pid belongs to someone else now: leave it alone.
-  if (rec && check_identity(*rec) != identity::reused
-      && ::kill(-rec->pid, SIGKILL) != 0 && errno != ESRCH) {
-    int err = errno;
-    return fail(code_for(err), fmt::format("cannot kill task {} (process "
-                                           "group {}): {}",
-                                           task_id, rec->pid, error_text(err)));
+  // A reused pid belongs to someone else now: leave it alone. Its group
+  // cannot be reused while a member lives, so the group is the task's.
+  if (rec && check_identity(*rec) != identity::reused) {
+    kill_session(rec->pid);
+    // SIGKILL cannot be caught, but is delivered asynchronously: believe
+    // /proc, not the kill's return value.
+    for (int i = 0; i < 200 && session_alive(rec->pid); ++i) {
+      ::usleep(10'000);
+      kill_session(rec->pid); // one forked meanwhile
+    }
+    if (session_alive(rec->pid))
+      return fail(errc::internal,
+                  fmt::format("task {} (session {}) still runs 2 s after "
+                              "SIGKILL",
+                              task_id, rec->pid));
   }
   fs::remove(pid_file, ec);
   if (ec)

@@ -1,5 +1,6 @@
 #include "runtime-adapters/process_posix.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -131,6 +132,64 @@ bool group_exists(pid_t pgid) {
   return ::kill(-pgid, 0) == 0 || errno == EPERM;
 }
 
+namespace {
+
+/// State (field 3), process group (field 5) and session (field 6) of
+/// /proc/<pid>/stat.
+struct proc_stat {
+  char state = 0;
+  pid_t group = 0;
+  pid_t session = 0;
+};
+
+std::optional<proc_stat> read_proc_stat(const std::string& pid) {
+  std::ifstream in{"/proc/" + pid + "/stat"};
+  std::string line;
+  if (!std::getline(in, line))
+    return std::nullopt;
+  auto paren = line.rfind(')');
+  if (paren == std::string::npos)
+    return std::nullopt;
+  std::istringstream fields{line.substr(paren + 1)};
+  proc_stat out;
+  long long ppid = 0, pgrp = 0, session = 0;
+  if (!(fields >> out.state >> ppid >> pgrp >> session))
+    return std::nullopt;
+  out.group = static_cast<pid_t>(pgrp);
+  out.session = static_cast<pid_t>(session);
+  return out;
+}
+
+/// Calls `f(pid)` for every running (not zombie) process of session `sid`.
+template <class F>
+void for_each_in_session(pid_t sid, F&& f) {
+  std::error_code ec;
+  for (fs::directory_iterator i{"/proc", ec}, end; !ec && i != end;
+       i.increment(ec)) {
+    auto name = i->path().filename().string();
+    if (name.empty()
+        || name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    auto st = read_proc_stat(name);
+    if (st && st->session == sid && st->state != 'Z' && st->state != 'X')
+      f(static_cast<pid_t>(std::stoll(name)));
+  }
+}
+
+} // namespace
+
+bool session_alive(pid_t sid) {
+  bool alive = false;
+  for_each_in_session(sid, [&](pid_t) { alive = true; });
+  return alive;
+}
+
+void kill_session(pid_t sid) {
+  ::kill(-sid, SIGKILL);
+  // Processes that moved to groups of their own stay in the session.
+  for_each_in_session(sid, [](pid_t pid) { ::kill(pid, SIGKILL); });
+}
+
 // ---- ports ----------------------------------------------------------------
 
 namespace {
@@ -195,6 +254,7 @@ enum child_stage : int {
   stage_chdir,
   stage_rlimit,
   stage_exec,
+  stage_release, ///< the parent never said go (it died or gave up)
 };
 
 /// Everything the child needs, built before fork: after fork only
@@ -207,21 +267,41 @@ struct child_setup {
   int null_fd = -1;
   int log_fd = -1;
   int err_fd = -1;
+  /// Read end of the pipe the parent writes one byte to once it recorded
+  /// the child; EOF (the parent died first) ends the child before exec.
+  int go_fd = -1;
   bool limit_memory = false;
   rlimit memory{};
   int max_fd = 1024;
 };
 
-void close_fds_except(int keep, int max_fd) {
-  bool done = false;
+/// Closes every descriptor from 3 up but `keep` and `also` (-1: none).
+void close_fds_except(int keep, int also, int max_fd) {
+  // Ranges between the kept ones, lowest first.
+  int first = also >= 0 ? std::min(keep, also) : keep;
+  int second = also >= 0 ? std::max(keep, also) : -1;
+  int low = 3;
+  bool done = true;
+  for (int kept : {first, second}) {
+    if (kept < 0)
+      continue;
 #ifdef SYS_close_range
-  done
-    = (keep <= 3 || ::syscall(SYS_close_range, 3u, unsigned(keep - 1), 0u) == 0)
-      && ::syscall(SYS_close_range, unsigned(keep + 1), ~0u, 0u) == 0;
+    if (kept > low
+        && ::syscall(SYS_close_range, unsigned(low), unsigned(kept - 1), 0u)
+             != 0)
+      done = false;
+#else
+    done = false;
+#endif
+    low = std::max(low, kept + 1);
+  }
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, unsigned(low), ~0u, 0u) != 0)
+    done = false;
 #endif
   if (!done)
     for (int fd = 3; fd < max_fd; ++fd)
-      if (fd != keep)
+      if (fd != keep && fd != also)
         ::close(fd);
 }
 
@@ -249,7 +329,17 @@ void close_fds_except(int keep, int max_fd) {
     report_and_exit(c, stage_chdir);
   if (c.limit_memory && ::setrlimit(RLIMIT_AS, &c.memory) < 0)
     report_and_exit(c, stage_rlimit);
-  close_fds_except(c.err_fd, c.max_fd);
+  close_fds_except(c.err_fd, c.go_fd, c.max_fd);
+  // Run only once the parent has recorded this process: if it dies before,
+  // nothing would ever find and stop the task.
+  char go = 0;
+  ssize_t got;
+  do {
+    got = ::read(c.go_fd, &go, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1)
+    report_and_exit(c, stage_release);
+  ::close(c.go_fd);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -283,6 +373,12 @@ result<pid_t> spawn(spawn_request req) {
   }
   unique_fd err_r{pipe_fds[0]};
   unique_fd err_w{pipe_fds[1]};
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    int err = errno;
+    return fail(errc::internal, fmt::format("pipe: {}", error_text(err)));
+  }
+  unique_fd go_r{pipe_fds[0]};
+  unique_fd go_w{pipe_fds[1]};
   auto argv = pointers_to(req.argv);
   auto envp = pointers_to(req.env);
   child_setup setup;
@@ -293,6 +389,7 @@ result<pid_t> spawn(spawn_request req) {
   setup.null_fd = null_fd.get();
   setup.log_fd = log_fd.get();
   setup.err_fd = err_w.get();
+  setup.go_fd = go_r.get();
   if (req.memory_bytes > 0) {
     setup.limit_memory = true;
     setup.memory.rlim_cur = static_cast<rlim_t>(req.memory_bytes);
@@ -313,6 +410,27 @@ result<pid_t> spawn(spawn_request req) {
     return fail(errc::unavailable,
                 fmt::format("fork: {}", error_text(fork_err)));
   err_w.reset();
+  go_r.reset();
+  // Record the child before it may exec; without the record it never runs.
+  if (req.record) {
+    if (auto recorded = req.record(pid); !recorded) {
+      go_w.reset(); // EOF: the child exits without running anything
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return std::move(recorded).error();
+    }
+  }
+  char go = 1;
+  if (::write(go_w.get(), &go, 1) != 1) {
+    int err = errno;
+    go_w.reset();
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return fail(
+      errc::internal,
+      fmt::format("cannot release the task's process: {}", error_text(err)));
+  }
+  go_w.reset();
   child_error e;
   ssize_t n;
   do {

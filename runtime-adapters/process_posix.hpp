@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -82,6 +83,15 @@ identity check_identity(const pid_record& rec);
 /// leader is gone still holds only the task's processes.
 bool group_exists(pid_t pgid);
 
+/// True when a process of session `sid` runs, zombies not counted: what
+/// /proc says after a kill, whoever reaps the dead. A task is spawned as
+/// the leader of its own session, so its session id is its pid.
+bool session_alive(pid_t sid);
+
+/// SIGKILLs every process of session `sid`: its process group, and the
+/// members that moved to groups of their own.
+void kill_session(pid_t sid);
+
 /// A host port free now on the any address for the protocols asked (TCP,
 /// UDP or both) and not in `taken`: bind port 0, read the port, close.
 /// Fails with unavailable when none is found.
@@ -95,12 +105,18 @@ struct spawn_request {
   std::filesystem::path workdir;
   std::filesystem::path log; ///< standard output and error, appended
   int64_t memory_bytes = 0;  ///< > 0: RLIMIT_AS
+  /// Called with the child's pid after fork and before it may exec: the
+  /// child runs only if this succeeds, so a task is never running without
+  /// its record, even if the caller dies between the two.
+  std::function<result<void>(pid_t)> record;
 };
 
 /// Forks and execs `req` in a new session (so its pid is its process group
 /// id), standard input from /dev/null, no other descriptors inherited,
-/// default signal dispositions and an empty signal mask. Returns once the
-/// exec happened, or with the reason it failed (the child is reaped then).
+/// default signal dispositions and an empty signal mask. The child waits
+/// for `req.record` to succeed before it execs, and exits without running
+/// anything if this process dies first. Returns once the exec happened, or
+/// with the reason it failed (the child is reaped then).
 result<pid_t> spawn(spawn_request req);
 
 /// An absolute path to the executable `image` names: an absolute path

@@ -7,10 +7,13 @@
 #include "tests/support/swarm_fixture.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <dirent.h>
 #include <fstream>
+#include <random>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -571,6 +574,75 @@ TEST_F(Services, HeartbeatPeriodChangesRestartNoTask) {
   ASSERT_EQ(info.exit_code, 0);
   EXPECT_NE(info.out.find("\"HeartbeatPeriod\":1000000000"), std::string::npos)
     << info.out;
+}
+
+TEST_F(Services, NodeKilledDuringACreateStormRunsEveryTaskOnce) {
+  // The kill points come from this seed; a failure names it.
+  const unsigned seed = 20261206;
+  std::mt19937 rng{seed};
+  ASSERT_NO_FATAL_FAILURE(init("m1"));
+  std::atomic<int> created{0};
+  for (int round = 0; round < 8; ++round) {
+    std::atomic<bool> stop{false};
+    std::thread storm([&] {
+      while (!stop) {
+        auto name = "k" + std::to_string(created++);
+        skep("m1", {"service", "create", "-d", "--name", name, "--replicas",
+                    "4", "sleep", "1000"});
+      }
+    });
+    // A random point of the storm: this wait is the fault's timing.
+    std::this_thread::sleep_for(
+      std::chrono::milliseconds{std::uniform_int_distribution<>{50, 700}(rng)});
+    nodes["m1"].proc->signal(SIGKILL);
+    ASSERT_TRUE(nodes["m1"].proc->wait_exit());
+    stop = true;
+    storm.join();
+    start("m1");
+  }
+  // Every task the store runs has exactly one process, and no process runs
+  // for a task the store does not run.
+  std::multiset<std::string> processes;
+  std::set<std::string> running;
+  bool settled = eventually(
+    [&] {
+      auto ls = skep("m1", {"service", "ls", "--format", "json"});
+      if (ls.exit_code != 0)
+        return false;
+      std::istringstream lines{ls.out};
+      for (std::string line; std::getline(lines, line);) {
+        auto replicas = json::parse(line)["Replicas"].get<std::string>();
+        if (replicas != "4/4")
+          return false;
+      }
+      processes.clear();
+      for (auto pid : test::processes_under(tmp.path())) {
+        std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
+        std::string var;
+        while (std::getline(environ, var, '\0'))
+          if (var.rfind("SKEP_TASK_ID=", 0) == 0)
+            processes.insert(var.substr(13));
+      }
+      // The node's tasks, every service's at once.
+      running.clear();
+      auto tasks
+        = skep("m1", {"node", "ps", "--no-trunc", "--format", "json", "m1"});
+      std::istringstream rows{tasks.out};
+      for (std::string row; std::getline(rows, row);) {
+        auto t = json::parse(row);
+        if (t["DesiredState"] == "Running"
+            && t["CurrentState"].get<std::string>().rfind("Running", 0) == 0)
+          running.insert(t["ID"].get<std::string>());
+      }
+      return std::set<std::string>(processes.begin(), processes.end())
+               == running
+             && processes.size() == running.size();
+    },
+    60s);
+  EXPECT_GT(created, 8) << "the storm hardly blew";
+  EXPECT_TRUE(settled) << "seed " << seed << ": " << processes.size()
+                       << " task processes for " << running.size()
+                       << " running tasks, " << created << " creates sent";
 }
 
 } // namespace

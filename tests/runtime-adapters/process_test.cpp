@@ -3,6 +3,7 @@
 // whole process group, the memory limit, and recovery after a restart.
 
 #include "runtime-adapters/process.hpp"
+#include "runtime-adapters/process_posix.hpp"
 #include "tests/support/process.hpp"
 
 #include <cerrno>
@@ -446,6 +447,85 @@ TEST_F(ProcessAdapter, InvalidTaskIdsAreRefused) {
   EXPECT_TRUE(!fs::exists(state_) || fs::is_empty(state_));
   EXPECT_TRUE(is_valid_task_id(std::string(64, 'a')));
   EXPECT_TRUE(is_valid_task_id("svc.1.abc-DEF_9"));
+}
+
+// -- a task never runs without its record ----------------------------------
+
+/// `sh -c 'touch MARKER; exec sleep 1000'` in `dir`, recorded by `record`.
+posix::spawn_request marker_task(const fs::path& dir,
+                                 std::function<result<void>(pid_t)> record) {
+  posix::spawn_request req;
+  req.exe = "/bin/sh";
+  req.argv = {"sh", "-c", "touch ran; exec sleep 1000"};
+  req.env = {"PATH=/usr/bin:/bin"};
+  req.workdir = dir;
+  req.log = dir / "log";
+  req.record = std::move(record);
+  return req;
+}
+
+TEST(ProcessSpawn, AChildWhoseRecordFailsNeverRuns) {
+  test::temp_dir tmp;
+  auto dir = fs::path{tmp.path()};
+  auto out = posix::spawn(marker_task(dir, [](pid_t) {
+    return result<void>{fail(errc::internal, "the disk is full")};
+  }));
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().message, "the disk is full");
+  EXPECT_FALSE(fs::exists(dir / "ran"));
+}
+
+TEST(ProcessSpawn, AChildWhoseParentDiesBeforeRecordingItNeverRuns) {
+  test::temp_dir tmp;
+  auto dir = fs::path{tmp.path()};
+  // A parent that is SIGKILLed between fork and its record, as a node
+  // killed in the middle of starting a task.
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) {
+    (void)posix::spawn(marker_task(dir, [&](pid_t child) {
+      std::ofstream{dir / "child"} << child;
+      ::raise(SIGKILL);
+      return result<void>{};
+    }));
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(parent, &status, 0), parent);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  pid_t child = 0;
+  std::ifstream{dir / "child"} >> child;
+  ASSERT_GT(child, 1);
+  EXPECT_TRUE(eventually([&] { return process_gone(child); }));
+  EXPECT_FALSE(fs::exists(dir / "ran")) << "the task ran unrecorded";
+}
+
+TEST(ProcessSpawn, KillSessionEndsProcessesThatLeftTheGroup) {
+  test::temp_dir tmp;
+  auto dir = fs::path{tmp.path()};
+  posix::spawn_request req;
+  req.exe = "/bin/sh";
+  // A child that moves to a process group of its own, in the same session.
+  req.argv = {"sh", "-c",
+              "perl -e 'setpgrp(0, 0); sleep 1000' & echo $! > grandchild; "
+              "wait"};
+  req.env = {"PATH=/usr/bin:/bin"};
+  req.workdir = dir;
+  req.log = dir / "log";
+  auto pid = posix::spawn(req);
+  ASSERT_TRUE(pid) << pid.error().message;
+  pid_t grandchild = 0;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in{dir / "grandchild"};
+    return static_cast<bool>(in >> grandchild) && grandchild > 1;
+  }));
+  ASSERT_TRUE(eventually([&] { return ::getpgid(grandchild) == grandchild; }))
+    << "it did not leave the group";
+  EXPECT_TRUE(posix::session_alive(*pid));
+  posix::kill_session(*pid);
+  ::waitpid(*pid, nullptr, 0);
+  EXPECT_TRUE(eventually([&] { return process_gone(grandchild); }));
+  EXPECT_TRUE(eventually([&] { return !posix::session_alive(*pid); }));
 }
 
 } // namespace
