@@ -1,6 +1,7 @@
 #include "actors/agent/agent.hpp"
 
 #include "actors/agent/task_runner.hpp"
+#include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/store/codec.hpp"
 #include "actors/transport/tcp.hpp"
@@ -486,6 +487,7 @@ void clean_up_previous_run(self_ptr self) {
 }
 
 caf::behavior agent(self_ptr self, agent_config cfg) {
+  log::log_failed_requests(self, "agent");
   self->state.cfg = std::move(cfg);
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& e) {
     try {

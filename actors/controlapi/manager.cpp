@@ -7,6 +7,7 @@
 #include "actors/controlapi/services.hpp"
 #include "actors/controlapi/store_events.hpp"
 #include "actors/dispatcher/dispatcher.hpp"
+#include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/orchestrator/orchestrator.hpp"
 #include "actors/raft/raft_bridge.hpp"
@@ -122,8 +123,12 @@ struct manager_state {
   /// last handed back to the OS.
   uint64_t applied_bytes = 0;
   uint64_t trimmed_at = 0;
+  /// applied_bytes when the last snapshot was taken.
+  uint64_t bytes_at_snapshot = 0;
   /// Ticks since an entry was last applied.
   int quiet_ticks = 0;
+  /// A status request to the raft member is on its way.
+  bool asking_status = false;
   /// --force-new-cluster: the other managers were made workers.
   bool forced_done = false;
   /// Nodes removed from the swarm: their certificates no longer count.
@@ -219,6 +224,10 @@ void refresh_managers(self_ptr self) {
   }
 }
 
+uint64_t cluster_interval(const store::cluster_object* cluster) {
+  return cluster ? cluster->spec.snapshot_interval : 10000;
+}
+
 /// Every snapshot_interval applied entries, Raft keeps a snapshot of the
 /// store and compacts its log; a restart restores the snapshot and replays
 /// only the entries after it. Every manager snapshots its own replica.
@@ -226,10 +235,17 @@ void maybe_snapshot(self_ptr self) {
   auto& st = self->state;
   const auto* cluster = st.db().cluster();
   auto index = st.db().applied_index();
-  if (cluster == nullptr || st.snapshotting
-      || index < st.last_snapshot + cluster->spec.snapshot_interval)
+  // Every snapshot_interval entries, or sooner when the entries since the
+  // last snapshot are large (a service of a million tasks): the log is
+  // compacted and its space returned either way.
+  constexpr uint64_t snapshot_bytes = 256 << 20;
+  bool many = index >= st.last_snapshot + cluster_interval(cluster);
+  bool large = st.applied_bytes >= st.bytes_at_snapshot + snapshot_bytes;
+  if (cluster == nullptr || st.snapshotting || index <= st.last_snapshot
+      || (!many && !large))
     return;
   st.snapshotting = true;
+  st.bytes_at_snapshot = st.applied_bytes;
   auto data = st.db().snapshot();
   self
     ->request(st.member, write_timeout, atom::snapshot_v, raft::index_t{index},
@@ -1387,37 +1403,54 @@ caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
   if (req.actions.empty())
     return write_verdict{};
   // Large plans (a service of 100,000 replicas) go out in several entries,
-  // each well below store::max_batch_bytes; the writers' decisions are
-  // idempotent, so a part that fails is decided again.
-  constexpr size_t max_actions_per_entry = 2000;
-  auto rp = self->make_response_promise<write_verdict>();
-  auto outcome = std::make_shared<write_verdict>();
-  auto decision
-    = std::make_shared<std::optional<event>>(std::move(req.decision));
-  auto parts
-    = (req.actions.size() + max_actions_per_entry - 1) / max_actions_per_entry;
-  auto left = std::make_shared<size_t>(parts);
-  for (size_t i = 0; i < req.actions.size(); i += max_actions_per_entry) {
-    auto end = std::min(req.actions.size(), i + max_actions_per_entry);
+  // each well below store::max_batch_bytes, one after the other: Raft and
+  // the apply loop never hold more than one of them at a time. The writers'
+  // decisions are idempotent, so a part that fails is decided again.
+  struct progress {
+    std::vector<store::action> actions;
+    size_t next = 0;
+    write_verdict outcome;
+    std::optional<event> decision;
+    caf::typed_response_promise<write_verdict> rp;
+  };
+  auto p = std::make_shared<progress>();
+  p->actions = std::move(req.actions);
+  p->decision = std::move(req.decision);
+  p->rp = self->make_response_promise<write_verdict>();
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [self, p, step]() {
+    constexpr size_t max_actions_per_entry = 2000;
+    auto begin = p->next;
+    auto end = std::min(p->actions.size(), begin + max_actions_per_entry);
+    p->next = end;
     std::vector<store::action> part(
-      std::make_move_iterator(req.actions.begin() + static_cast<ptrdiff_t>(i)),
-      std::make_move_iterator(req.actions.begin()
+      std::make_move_iterator(p->actions.begin()
+                              + static_cast<ptrdiff_t>(begin)),
+      std::make_move_iterator(p->actions.begin()
                               + static_cast<ptrdiff_t>(end)));
     propose_at(self, store::encode_batch(part),
-               [=](result<void> r, uint64_t index) mutable {
-                 if (!r && outcome->ok)
-                   *outcome = write_verdict{false, r.error().message};
-                 outcome->index = std::max(outcome->index, index);
-                 if (--*left > 0)
+               [self, p, step](result<void> r, uint64_t index) {
+                 if (!r && p->outcome.ok)
+                   p->outcome = write_verdict{false, r.error().message};
+                 p->outcome.index = std::max(p->outcome.index, index);
+                 if (p->outcome.ok && p->next < p->actions.size()
+                     && self->state.leading) {
+                   (*step)();
                    return;
-                 if (outcome->ok && *decision) {
-                   (*decision)->raft_index = outcome->index;
-                   record_event(self, std::move(**decision));
                  }
-                 rp.deliver(*outcome);
+                 if (p->outcome.ok && p->next < p->actions.size())
+                   p->outcome = write_verdict{false, "this manager no longer "
+                                                     "leads"};
+                 if (p->outcome.ok && p->decision) {
+                   p->decision->raft_index = p->outcome.index;
+                   record_event(self, std::move(*p->decision));
+                 }
+                 p->rp.deliver(p->outcome);
+                 *step = nullptr; // ends the cycle p -> step -> p
                });
-  }
-  return rp;
+  };
+  (*step)();
+  return p->rp;
 }
 
 void on_status(self_ptr self, const raft::status& s) {
@@ -1496,6 +1529,7 @@ void on_status(self_ptr self, const raft::status& s) {
 
 caf::behavior manager(self_ptr self, manager_config cfg,
                       std::shared_ptr<std::unique_ptr<raft::log_storage>> db) {
+  log::log_failed_requests(self, "manager");
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.self_member = raft::member_id_of(st.cfg.node_id);
@@ -1579,11 +1613,23 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         st.trimmed_at = st.applied_bytes;
         malloc_trim(0);
       }
-      self->request(self->state.member, seconds{5}, atom::status_v)
-        .then([=](const raft::status& s) {
-          on_status(self, s);
-          check_heartbeats(self);
-        });
+      // One status request at a time: a member busy for seconds (saving a
+      // large snapshot) is not asked fifty times over.
+      if (!st.asking_status) {
+        st.asking_status = true;
+        self->request(self->state.member, seconds{5}, atom::status_v)
+          .then(
+            [=](const raft::status& s) {
+              self->state.asking_status = false;
+              on_status(self, s);
+              check_heartbeats(self);
+            },
+            [=](caf::error& err) {
+              self->state.asking_status = false;
+              log::warn(who, "the raft member did not tell its status: {}",
+                        caf::to_string(err));
+            });
+      }
       self->delayed_send(self, milliseconds{100}, atom::tick_v);
     },
     [=](const control_request& req) { return handle(self, req); },

@@ -1,6 +1,7 @@
 #include "actors/dispatcher/dispatcher.hpp"
 
 #include "actors/controlapi/object_id.hpp"
+#include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "messages/dispatcher.capnp.h"
 
@@ -316,6 +317,7 @@ envelope describe(self_ptr self) {
 
 caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
                          caf::actor transport, std::string node_id) {
+  log::log_failed_requests(self, "dispatcher");
   auto& st = self->state;
   st.link = std::move(link);
   st.transport = std::move(transport);

@@ -1,5 +1,6 @@
 #include "actors/orchestrator/orchestrator.hpp"
 
+#include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/reconciler/reconciler_actor.hpp"
 #include "messages/envelope.hpp"
@@ -95,6 +96,7 @@ void on_changes(self_ptr self, const store::changes& ch) {
 }
 
 caf::behavior orchestrator(self_ptr self, controlapi::leader_link link) {
+  log::log_failed_requests(self, "orchestrator");
   self->state.link = std::move(link);
   auto ids = self->state.link.db->read(all_services);
   for (const auto& id : ids)

@@ -224,6 +224,8 @@ sqlite_storage::open(const std::string& path) {
     auto version = pragma_int(db, "PRAGMA user_version");
     auto tables = pragma_int(db, "SELECT count(*) FROM sqlite_master");
     if (app == 0 && version == 0 && tables == 0) {
+      // Pages freed by compaction go back to the file system (see sync()).
+      exec(db, "PRAGMA auto_vacuum = INCREMENTAL");
       exec(db, "PRAGMA journal_mode = WAL");
       exec(db, "BEGIN");
       exec(db, schema_sql);
@@ -242,8 +244,15 @@ sqlite_storage::open(const std::string& path) {
                               "reads version {}",
                               path, version, schema_version));
     }
+    if (pragma_int(db, "PRAGMA auto_vacuum") != 2) {
+      // A database from before incremental vacuum: converted once.
+      exec(db, "PRAGMA auto_vacuum = INCREMENTAL");
+      exec(db, "VACUUM");
+    }
     exec(db, "PRAGMA journal_mode = WAL");
     exec(db, "PRAGMA synchronous = FULL");
+    // After a checkpoint the WAL file shrinks back to at most 64 MiB.
+    exec(db, "PRAGMA journal_size_limit = 67108864");
     auto stmts = std::make_unique<statements>(db);
     std::unique_ptr<sqlite_storage> store{
       new sqlite_storage(db, std::move(stmts))};
@@ -422,6 +431,7 @@ void sqlite_storage::save_snapshot(const snapshot& snap) {
   auto stored = hash(meta.index);
   begin_if_needed();
   auto config = encode_configuration(meta.config);
+  freed_pages_ = true; // the snapshot it replaces
   stmts_->put_snapshot.bind(1, meta.index)
     .bind(2, meta.term)
     .bind(3, meta.hash.data(), meta.hash.size())
@@ -431,6 +441,7 @@ void sqlite_storage::save_snapshot(const snapshot& snap) {
   if (stored && *stored == meta.hash && meta.index >= base_index_)
     return; // the log continues from the snapshot: keep it
   stmts_->clear_log.run();
+  freed_pages_ = true;
   stmts_->put_base.bind(1, meta.index)
     .bind(2, meta.term)
     .bind(3, meta.hash.data(), meta.hash.size())
@@ -457,6 +468,7 @@ void sqlite_storage::compact(index_t through) {
   base_index_ = through;
   base_term_ = new_term;
   base_hash_ = new_hash;
+  freed_pages_ = true;
 }
 
 void sqlite_storage::sync() {
@@ -465,6 +477,12 @@ void sqlite_storage::sync() {
   stmts_->commit.run();
   in_transaction_ = false;
   ++commits_;
+  if (freed_pages_) {
+    // Entries compacted away leave free pages: give them back, so that a
+    // log that once held a million tasks shrinks again.
+    freed_pages_ = false;
+    exec(db_, "PRAGMA incremental_vacuum");
+  }
 }
 
 } // namespace skep::raft

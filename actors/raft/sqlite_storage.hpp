@@ -77,6 +77,8 @@ class sqlite_storage : public log_storage {
   sqlite3* db_;
   std::unique_ptr<statements> stmts_;
   bool in_transaction_ = false;
+  /// Entries or a snapshot were dropped since the last commit: vacuum.
+  bool freed_pages_ = false;
   index_t base_index_ = 0;
   term_t base_term_ = 0;
   chain_hash base_hash_ = genesis_hash;

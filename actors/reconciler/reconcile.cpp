@@ -102,6 +102,8 @@ struct world {
   std::deque<entry> tasks; // push_back keeps references valid
   std::map<std::string, const store::node_object*> nodes;
   plan out;
+  /// What create_task returns once the plan is full: nothing is created.
+  entry held_back;
 };
 
 std::map<group_key, group> groups_of(world& w) {
@@ -196,8 +198,27 @@ void wait_for_stop(world& w, const task_object& t) {
        fmt::format("a new task starts once task {} has stopped", t.id));
 }
 
+/// True once the plan holds inputs::max_actions actions: later actions wait
+/// for the next call (and the plan says so).
+bool full(world& w) {
+  if (w.out.actions.size() < w.in.max_actions)
+    return false;
+  if (!w.out.more) {
+    w.out.more = true;
+    note(w, "wait", nullptr,
+         fmt::format("batch of {} actions: the rest follows once it is "
+                     "written",
+                     w.in.max_actions));
+  }
+  return true;
+}
+
 entry& create_task(world& w, uint64_t slot, std::string node_id,
                    std::string reason) {
+  if (full(w)) {
+    w.held_back = entry{};
+    return w.held_back;
+  }
   auto& spec = w.svc->spec;
   task_object t;
   t.id = w.in.new_task_id();
@@ -221,6 +242,8 @@ entry& create_task(world& w, uint64_t slot, std::string node_id,
 }
 
 void remove_task(world& w, entry& e, std::string reason) {
+  if (full(w))
+    return;
   note(w, "remove", &e.task, std::move(reason));
   w.out.actions.emplace_back(store::remove_task{e.task.id});
   e.removed = true;
@@ -231,7 +254,7 @@ void remove_task(world& w, entry& e, std::string reason) {
 /// gets a replacement, remove when the group is given up (scale down).
 void shut_down(world& w, entry& e, const std::string& reason,
                task_state desired = task_state::shutdown) {
-  if (!is_occupant(e.task))
+  if (!is_occupant(e.task) || full(w))
     return;
   if (never_ran(e.task)) {
     remove_task(w, e, reason + " (never ran)");
@@ -614,7 +637,11 @@ void fill_slots(world& w) {
   for (size_t i = 0; i < stopping.size() && i < missing; ++i)
     wait_for_stop(w, *stopping[i]);
   auto creatable = missing > stopping.size() ? missing - stopping.size() : 0;
-  auto slots = free_slots(groups, creatable);
+  // No more than the batch holds: a million free slots are not listed.
+  auto room = w.in.max_actions > w.out.actions.size()
+                ? w.in.max_actions - w.out.actions.size()
+                : 0;
+  auto slots = free_slots(groups, std::min<size_t>(creatable, room + 1));
   for (size_t i = 0; i < slots.size(); ++i)
     create_task(w, slots[i], "",
                 fmt::format("slot {} is free: {} of {} replicas", slots[i],

@@ -48,6 +48,9 @@ struct plan {
   /// Reconcile again at this time (a restart delay or an update delay ends)
   /// even if nothing changes before; always after `now_nanos`.
   std::optional<int64_t> wake_at_nanos;
+  /// The batch limit (inputs::max_actions) held actions back: reconcile
+  /// again once these are applied.
+  bool more = false;
 };
 
 /// A snapshot of what one service's reconciliation depends on. Pointers must
@@ -69,6 +72,10 @@ struct inputs {
   /// A fresh, valid task id per call; called once per task created, in the
   /// order of the actions.
   std::function<std::string()> new_task_id;
+  /// At most this many actions per call, so that a service of a million
+  /// replicas is written (and placed, and applied) in batches; the caller
+  /// reconciles again once they are applied (plan::more).
+  size_t max_actions = 50000;
 };
 
 /// Decides what moves the tasks of `in.service` towards its spec:
@@ -88,8 +95,9 @@ struct inputs {
 /// - a removed service's running tasks are shut down and its finished ones
 ///   removed.
 /// A task that never ran (new or pending) is removed instead of shut down.
-/// Deterministic, and idempotent: once the actions are applied, a call at the
-/// same time returns no actions.
+/// At most `max_actions` actions are planned (`more` says when some were held
+/// back). Deterministic, and idempotent: once the actions are applied, calls
+/// at the same time return the held-back actions and then none.
 plan reconcile(const inputs& in);
 
 } // namespace skep::reconciler

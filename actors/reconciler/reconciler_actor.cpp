@@ -2,12 +2,14 @@
 
 #include "actors/controlapi/object_id.hpp"
 #include "actors/controlapi/store_events.hpp"
+#include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/reconciler/reconcile.hpp"
 #include "actors/scheduler/constraints.hpp"
 #include "messages/envelope.hpp"
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -148,8 +150,13 @@ void run(self_ptr self) {
   // Actions are logged each time; the reasons for not acting (waiting, a
   // paused update, a restart limit) only when they change, as they repeat
   // on every run until the service moves on.
+  // A large plan logs its first actions and a count of the rest: a million
+  // replicas must not write a million lines.
+  constexpr size_t logged_actions = 10;
   std::set<std::string> waits;
   std::vector<decision> new_waits;
+  std::map<std::string, size_t> unlogged;
+  size_t acted = 0;
   st.waiting.clear();
   for (const auto& why : d.what.decisions) {
     auto line = fmt::format(
@@ -158,7 +165,10 @@ void run(self_ptr self) {
       why.task_id, why.slot, why.node_id.empty() ? "" : " on node ",
       why.node_id, why.reason);
     if (acts(why)) {
-      log::info("reconciler", "{}", line);
+      if (++acted <= logged_actions)
+        log::info("reconciler", "{}", line);
+      else
+        ++unlogged[why.action];
     } else {
       st.waiting.push_back(why);
       if (waits.insert(line).second && st.waits.count(line) == 0) {
@@ -168,6 +178,15 @@ void run(self_ptr self) {
     }
   }
   st.waits = std::move(waits);
+  if (!unlogged.empty()) {
+    std::string counts;
+    for (const auto& [action, n] : unlogged)
+      counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", action, n);
+    log::info("reconciler",
+              "service {}: and {} more actions in this batch ({})",
+              d.service_name.empty() ? st.service_id : d.service_name,
+              acted - logged_actions, counts);
+  }
   // Waits that begin without anything written are events of their own.
   if (d.what.actions.empty() && !new_waits.empty())
     self->send(st.link.manager, atom::event_v,
@@ -185,6 +204,7 @@ void run(self_ptr self) {
   }
   st.writing = true;
   ++st.writes;
+  bool batch_of_more = d.what.more;
   controlapi::write_request req{std::move(d.what.actions), "reconciler",
                                 decision_event(self, d, d.what.decisions)};
   self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
@@ -203,7 +223,8 @@ void run(self_ptr self) {
         // tasks reaped), and what changed meanwhile needs a decision. A
         // plan that keeps writing without converging backs off.
         st.again = false;
-        if (++st.writes_in_a_row > 100) {
+        // A batch of a larger plan is progress, not a loop.
+        if (!batch_of_more && ++st.writes_in_a_row > 100) {
           log::warn("reconciler",
                     "service {}: 100 batches in a row without converging; "
                     "looking again in 1 s",
@@ -256,6 +277,7 @@ envelope describe(self_ptr self) {
 
 caf::behavior reconciler(self_ptr self, controlapi::leader_link link,
                          std::string service_id, caf::actor orchestrator) {
+  log::log_failed_requests(self, "reconciler");
   auto& st = self->state;
   st.link = std::move(link);
   st.service_id = std::move(service_id);

@@ -1,10 +1,12 @@
 #include "actors/scheduler/scheduler_actor.hpp"
 
 #include "actors/controlapi/object_id.hpp"
+#include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/scheduler/placement.hpp"
 #include "messages/envelope.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <variant>
@@ -23,6 +25,11 @@ constexpr std::string_view who = "scheduler";
 
 /// Actions per proposal: well below store::max_batch_bytes.
 constexpr size_t max_batch_actions = 4096;
+
+/// Pending tasks placed per pass: a million pending tasks are placed a
+/// batch at a time, each written before the next is decided, so that the
+/// manager applies (and Raft persists) bounded entries.
+constexpr size_t max_pending_per_pass = 16384;
 
 struct scheduler_state {
   controlapi::leader_link link;
@@ -60,6 +67,8 @@ bool matters(const store::changes& ch) {
 struct pass {
   std::vector<store::action> actions;
   std::vector<controlapi::decision_record> decisions;
+  /// More tasks were pending than one pass places.
+  bool more = false;
 };
 
 pass decide(const store::store& db) {
@@ -77,6 +86,14 @@ pass decide(const store::store& db) {
       p.set_task(*t);
   }
   pass out;
+  if (pending.size() > max_pending_per_pass) {
+    // Tasks not tried yet first: those that found no node before must not
+    // keep the others waiting.
+    std::stable_partition(pending.begin(), pending.end(),
+                          [](const auto* t) { return t->status.err.empty(); });
+    pending.resize(max_pending_per_pass);
+    out.more = true;
+  }
   auto& actions = out.actions;
   if (pending.empty())
     return out;
@@ -147,6 +164,8 @@ void run(self_ptr self) {
   auto& actions = decided.actions;
   if (actions.empty())
     return;
+  if (decided.more)
+    st.again = true; // the next batch, once this one is applied
   log::debug(who, "{} decisions in {} µs", actions.size(),
              duration_cast<microseconds>(steady_clock::now() - start).count());
   for (size_t i = 0; i < actions.size(); i += max_batch_actions) {
@@ -226,6 +245,7 @@ envelope describe(self_ptr self) {
 }
 
 caf::behavior scheduler(self_ptr self, controlapi::leader_link link) {
+  log::log_failed_requests(self, "scheduler");
   self->state.link = std::move(link);
   self->send(self, atom::poke_v);
   return {

@@ -46,7 +46,7 @@ class Daemon : public ::testing::Test {
   std::unique_ptr<test::child_process> start(std::vector<std::string> extra
                                              = {}) {
     std::vector<std::string> argv{skepd_bin, "--data-dir", data_dir(),
-                                  "--listen-addr", "127.0.0.1:2377"};
+                                  "--listen-addr", listen_addr};
     if (std::find(extra.begin(), extra.end(), "--hostname") == extra.end()
         && std::find(extra.begin(), extra.end(), "--config") == extra.end())
       extra.insert(extra.end(), {"--hostname", "test-node"});
@@ -65,6 +65,9 @@ class Daemon : public ::testing::Test {
   }
 
   test::temp_dir dir;
+  /// A port of its own: tests run in parallel, and some start a swarm.
+  std::string listen_addr
+    = "127.0.0.1:" + std::to_string(test::free_loopback_port());
 };
 
 control_request info_request() {
@@ -310,7 +313,7 @@ TEST_F(Daemon, ARaftDatabaseItCannotWriteStopsItAtStartNamingTheFile) {
   test::child_process node{{"/usr/bin/setpriv", "--reuid=65534",
                             "--regid=65534", "--clear-groups", skepd_bin,
                             "--data-dir", data_dir(), "--listen-addr",
-                            "127.0.0.1:2377", "--hostname", "test-node"}};
+                            listen_addr, "--hostname", "test-node"}};
   auto code = node.wait_exit(20s);
   ASSERT_TRUE(code) << "skepd kept running: " << node.output();
   EXPECT_NE(*code, 0);
@@ -331,9 +334,9 @@ TEST_F(Daemon, AManagerWhoseDiskFillsUpStopsInsteadOfLingering) {
     std::string path;
     ~unmount() { test::run_command({"/bin/umount", "-l", path}); }
   } guard{mnt};
-  std::vector<std::string> argv{
-    skepd_bin,        "--data-dir", mnt + "/node", "--listen-addr",
-    "127.0.0.1:2377", "--hostname", "test-node"};
+  std::vector<std::string> argv{skepd_bin,       "--data-dir", mnt + "/node",
+                                "--listen-addr", listen_addr,  "--hostname",
+                                "test-node"};
   test::child_process node{argv};
   ASSERT_TRUE(node.wait_for_output("serving clients on")) << node.output();
   auto sock = "unix://" + mnt + "/node/skepd.sock";

@@ -130,6 +130,7 @@ class Reconcile : public ::testing::Test {
 
   plan run() {
     inputs in;
+    in.max_actions = max_actions;
     in.service = service_removed ? nullptr : &service;
     for (auto& t : tasks)
       in.tasks.push_back(&t);
@@ -215,6 +216,7 @@ class Reconcile : public ::testing::Test {
   std::vector<task_object> tasks;
   std::function<bool(const node_object&)> eligible;
   uint32_t history_limit = 5;
+  size_t max_actions = 50000;
   int64_t now = 100 * sec;
   int old_tasks = 0;
   int new_tasks = 0;
@@ -300,6 +302,32 @@ TEST_F(Reconcile, ScaleUpWaitsForTasksStillStopping) {
   ASSERT_TRUE(find_decision(p, "wait"));
   workers_act();
   EXPECT_EQ(slots_of(creates(run_and_apply())), (std::vector<uint64_t>{2}));
+}
+
+TEST_F(Reconcile, ALargePlanGoesOutInBatches) {
+  add_node("n1");
+  service.spec.replicas = 25;
+  max_actions = 10;
+  std::vector<size_t> batches;
+  for (int round = 0; round < 5; ++round) {
+    auto p = run();
+    batches.push_back(creates(p).size());
+    EXPECT_EQ(p.actions.size(), creates(p).size());
+    EXPECT_EQ(p.more, batches.back() == 10) << "round " << round;
+    if (p.more) {
+      ASSERT_TRUE(find_decision(p, "wait"));
+      EXPECT_TRUE(contains(find_decision(p, "wait")->reason, "batch of 10"));
+    }
+    apply(p);
+  }
+  EXPECT_EQ(batches, (std::vector<size_t>{10, 10, 5, 0, 0}));
+  EXPECT_EQ(
+    slots_of(std::vector<task_object>(tasks.begin(), tasks.end())).back(), 25u);
+  // Removing the service goes in batches too.
+  service_removed = true;
+  auto removed = run();
+  EXPECT_EQ(removed.actions.size(), 10u);
+  EXPECT_TRUE(removed.more);
 }
 
 // -- restart policy -----------------------------------------------------------
