@@ -1193,19 +1193,31 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
       deliver_to(rp));
     return rp;
   }
-  case request_which::PROPOSE: {
-    if (!st.leading)
-      return error_reply(errc::unavailable,
-                         "this manager no longer leads; try again");
-    auto data = root.getPropose();
-    auto rp = self->make_response_promise<control_reply>();
-    write(self, std::vector<uint8_t>(data.begin(), data.end()), deliver_to(rp));
-    return rp;
-  }
+  case request_which::PROPOSE:
+    // A raw store batch skips every check above: only another manager's
+    // forwarded write may carry one (see peer_propose).
+    return error_reply(errc::permission_denied,
+                       "a raw store proposal is accepted only from another "
+                       "manager; use the control requests (serviceCreate, "
+                       "nodeUpdate, ...)");
   default:
     return error_reply(errc::unsupported,
                        "this request is not supported by this manager yet");
   }
+}
+
+/// A follower's write, forwarded over the transport from another manager
+/// (the transport lets only managers send control requests): proposed here
+/// if this manager leads.
+caf::result<control_reply> peer_propose(self_ptr self,
+                                        const control_request& req) {
+  if (!self->state.leading)
+    return error_reply(errc::unavailable,
+                       "this manager no longer leads; try again");
+  auto data = req.root().getPropose();
+  auto rp = self->make_response_promise<control_reply>();
+  write(self, std::vector<uint8_t>(data.begin(), data.end()), deliver_to(rp));
+  return rp;
 }
 
 // ---- the CA: certificates for joining and renewing nodes ------------------
@@ -1633,6 +1645,9 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       self->delayed_send(self, milliseconds{100}, atom::tick_v);
     },
     [=](const control_request& req) { return handle(self, req); },
+    [=](atom::propose, const control_request& req) {
+      return peer_propose(self, req);
+    },
     [=](const transport::inbound& in) -> caf::result<envelope> {
       auto body = in.env.root().getBody();
       switch (body.which()) {
@@ -1660,24 +1675,28 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       case schema::Envelope::Body::CONTROL_REQUEST: {
         auto rp = self->make_response_promise<envelope>();
         auto request = control_request::from(body.getControlRequest());
-        self->request(caf::actor_cast<caf::actor>(self), write_timeout, request)
-          .then(
-            [=](const control_reply& reply) mutable {
-              // What this manager has applied by now, so that the manager
-              // that forwarded the request can answer after catching up.
-              auto answer = make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
-                b.setControlReply(reply.root());
-              });
-              capnp::MallocMessageBuilder stamped;
-              stamped.setRoot(answer.root());
-              stamped.getRoot<schema::Envelope>().setAppliedIndex(
-                self->state.db().applied_index());
-              rp.deliver(envelope::from(stamped));
-            },
-            [=](caf::error& err) mutable {
-              rp.deliver(
-                reply_body(failure{errc::internal, caf::to_string(err)}));
-            });
+        auto answer = [=](const control_reply& reply) mutable {
+          // What this manager has applied by now, so that the manager that
+          // forwarded the request can answer after catching up.
+          auto env = make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
+            b.setControlReply(reply.root());
+          });
+          capnp::MallocMessageBuilder stamped;
+          stamped.setRoot(env.root());
+          stamped.getRoot<schema::Envelope>().setAppliedIndex(
+            self->state.db().applied_index());
+          rp.deliver(envelope::from(stamped));
+        };
+        auto failed = [=](caf::error& err) mutable {
+          rp.deliver(reply_body(failure{errc::internal, caf::to_string(err)}));
+        };
+        auto me = caf::actor_cast<caf::actor>(self);
+        // A raw store batch is a manager's forwarded write: only here.
+        if (request.root().which() == request_which::PROPOSE)
+          self->request(me, write_timeout, atom::propose_v, request)
+            .then(answer, failed);
+        else
+          self->request(me, write_timeout, request).then(answer, failed);
         return rp;
       }
       default:

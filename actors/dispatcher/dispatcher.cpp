@@ -149,7 +149,7 @@ void push(self_ptr self, const std::string& node, bool full) {
       service_names[changed[i].service_id]});
   for (size_t i = 0; i < removed.size() && e.decisions.size() < listed; ++i)
     e.decisions.push_back(controlapi::decision_record{
-      "forget", removed[i], 0, node, "no longer assigned"});
+      "forget", removed[i], 0, node, "no longer assigned", ""});
   self->send(st.link.manager, atom::event_v, std::move(e));
   log::debug(who, "node {}: {} assignments {} (+{} -{}), sequence {}", node,
              full ? "full" : "incremental", changed.size() + removed.size(),
@@ -252,11 +252,15 @@ void propose_statuses(self_ptr self) {
       if (s == nullptr || e.decisions.size() >= 1000)
         continue;
       controlapi::decision_record d{
-        "status", s->id, 0, "",
+        "status",
+        s->id,
+        0,
+        "",
         s->status.err.empty()
           ? std::string(store::to_string(s->status.state))
           : fmt::format("{}: {}", store::to_string(s->status.state),
-                        s->status.err)};
+                        s->status.err),
+        ""};
       if (const auto* t = db.task(s->id)) {
         d.slot = t->slot;
         d.node_id = t->node_id;

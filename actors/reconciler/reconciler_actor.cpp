@@ -122,7 +122,7 @@ controlapi::event decision_event(self_ptr self, const decided& d,
                             self->state.service_id);
   for (const auto& why : which)
     e.decisions.push_back(controlapi::decision_record{
-      why.action, why.task_id, why.slot, why.node_id, why.reason});
+      why.action, why.task_id, why.slot, why.node_id, why.reason, ""});
   return e;
 }
 

@@ -1,6 +1,7 @@
 // A real skepd process on a temporary data dir, driven by the real skep
 // binary and by raw clients that misbehave on the control socket.
 
+#include "actors/store/codec.hpp"
 #include "messages/envelope.hpp"
 #include "messages/frame_io.hpp"
 #include "tests/support/process.hpp"
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <capnp/message.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -360,6 +362,78 @@ TEST_F(Daemon, AManagerWhoseDiskFillsUpStopsInsteadOfLingering) {
   EXPECT_NE(*code, 0);
   EXPECT_NE(node.output().find("the manager stopped"), std::string::npos)
     << node.output();
+}
+
+/// Sends `request` on a fresh control connection; its reply, if any.
+std::optional<control_reply> ask_raw(const std::string& socket,
+                                     const control_request& request) {
+  int fd = test::connect_unix(socket);
+  if (fd < 0)
+    return std::nullopt;
+  auto frame = frame_envelope(
+    make_control_request_envelope(7, {"", "test"}, {"", "node"}, request));
+  std::optional<control_reply> out;
+  if (write_all(fd, frame.data(), frame.size())) {
+    frame_reader reader{1 << 20};
+    frame_read_options opts;
+    opts.timeout = 10s;
+    auto reply = read_frame(fd, reader, opts);
+    if (reply && *reply)
+      if (auto env = envelope::decode((*reply)->data(), (*reply)->size());
+          env
+          && env->root().getBody().which()
+               == schema::Envelope::Body::CONTROL_REPLY)
+        out = control_reply::from(env->root().getBody().getControlReply());
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(Daemon, ARawStoreProposalFromAClientIsRefusedAndChangesNothing) {
+  auto node = start();
+  ASSERT_EQ(skep({"-H", host(), "swarm", "init"}).exit_code, 0);
+  // A service the control API would refuse (a port published twice), as a
+  // raw store batch.
+  store::service_object sneaky;
+  sneaky.id = "abcdefghijklmnopqrstuvwxy";
+  sneaky.spec.name = "sneaky";
+  sneaky.spec.container.image = "sleep";
+  sneaky.spec.ports = {{8081, 80, "tcp"}, {8081, 81, "tcp"}};
+  auto batch = store::encode_batch({store::put_service{sneaky, 0}});
+  capnp::MallocMessageBuilder b;
+  b.initRoot<schema::control::Request>().setPropose(
+    kj::arrayPtr(batch.data(), batch.size()));
+  auto propose = control_request::from(b);
+  auto refused = [](const control_reply& r) {
+    return r.root().which() == schema::control::Reply::ERROR
+           && from_schema(r.root().getError()).code == errc::permission_denied
+           && std::string{r.root().getError().getMessage().cStr()}.find(
+                "only from another manager")
+                != std::string::npos;
+  };
+  // From a local client.
+  auto direct = ask_raw(socket(), propose);
+  ASSERT_TRUE(direct);
+  EXPECT_TRUE(refused(*direct));
+  // Through a console delivery to the leader's control API.
+  auto inner = make_control_request_envelope(0, {"", "console"},
+                                             {"", "controlapi"}, propose)
+                 .encode();
+  capnp::MallocMessageBuilder d;
+  auto deliver = d.initRoot<schema::control::Request>().initDeliver();
+  deliver.setActor("leader/controlapi");
+  deliver.setEnvelope(kj::arrayPtr(inner.data(), inner.size()));
+  auto delivered = ask_raw(socket(), control_request::from(d));
+  ASSERT_TRUE(delivered);
+  ASSERT_EQ(delivered->root().which(), schema::control::Reply::DELIVERED);
+  auto bytes = delivered->root().getDelivered();
+  auto env = envelope::decode(bytes.begin(), bytes.size());
+  ASSERT_TRUE(env);
+  EXPECT_TRUE(
+    refused(control_reply::from(env->root().getBody().getControlReply())));
+  auto ls = skep({"-H", host(), "service", "ls", "-q"});
+  EXPECT_EQ(ls.exit_code, 0);
+  EXPECT_EQ(ls.out, "") << "the raw proposal changed the store";
 }
 
 TEST_F(Daemon, EnvelopeOfTheWrongKindGetsAnErrorReply) {

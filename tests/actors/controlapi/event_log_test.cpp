@@ -47,8 +47,8 @@ event reconcile_event() {
   e.raft_index = 42;
   e.desired = "replicated 6";
   e.observed = {{"running", 5}};
-  e.decisions
-    = {{"create", "3x9k0123456789abcdefghijk", 3, "w1", "slot 3 has no task"}};
+  e.decisions = {
+    {"create", "3x9k0123456789abcdefghijk", 3, "w1", "slot 3 has no task", ""}};
   return e;
 }
 
@@ -95,9 +95,9 @@ TEST(EventLog, RingDropsOldestBeyondItsMemoryBudget) {
   auto big = [] {
     auto e = object_event("reconcile", "create", "s", "web");
     for (int i = 0; i < 1000; ++i)
-      e.decisions.push_back({"create",
-                             "task-with-a-long-id-" + std::to_string(i),
-                             uint64_t(i + 1), "", "slot is free: a reason"});
+      e.decisions.push_back(
+        {"create", "task-with-a-long-id-" + std::to_string(i), uint64_t(i + 1),
+         "", "slot is free: a reason", ""});
     return e;
   };
   auto one = held_bytes(big());
@@ -427,7 +427,7 @@ TEST(EventFormat, LongDecisionListsAreSummarised) {
   e.decisions.clear();
   for (int i = 1; i <= 12; ++i)
     e.decisions.push_back({"shutdown", "task" + std::to_string(i),
-                           static_cast<uint64_t>(i), "", "scaled down"});
+                           static_cast<uint64_t>(i), "", "scaled down", ""});
   auto line = format_event(e);
   EXPECT_TRUE(contains(line, "shutdown task task1 slot 1: scaled down"));
   EXPECT_TRUE(contains(line, "task5 slot 5"));
