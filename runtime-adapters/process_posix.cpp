@@ -91,8 +91,12 @@ unique_fd open_above_stdio(const char* path, int flags) {
 
 // ---- process identity -----------------------------------------------------
 
-std::optional<uint64_t> process_start_time(pid_t pid) {
-  std::ifstream in{fmt::format("/proc/{}/stat", pid)};
+namespace {
+
+/// The fields of /proc/<pid>/stat after the command name (from field 3, the
+/// state); nothing when the process is gone.
+std::optional<std::istringstream> stat_fields(const std::string& pid) {
+  std::ifstream in{"/proc/" + pid + "/stat"};
   std::string line;
   if (!std::getline(in, line))
     return std::nullopt;
@@ -100,7 +104,16 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
   auto paren = line.rfind(')');
   if (paren == std::string::npos)
     return std::nullopt;
-  std::istringstream fields{line.substr(paren + 1)};
+  return std::istringstream{line.substr(paren + 1)};
+}
+
+} // namespace
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  auto stat = stat_fields(std::to_string(pid));
+  if (!stat)
+    return std::nullopt;
+  auto& fields = *stat;
   std::string field;
   for (int i = 3; i <= 22; ++i)
     if (!(fields >> field))
@@ -143,14 +156,10 @@ struct proc_stat {
 };
 
 std::optional<proc_stat> read_proc_stat(const std::string& pid) {
-  std::ifstream in{"/proc/" + pid + "/stat"};
-  std::string line;
-  if (!std::getline(in, line))
+  auto stat = stat_fields(pid);
+  if (!stat)
     return std::nullopt;
-  auto paren = line.rfind(')');
-  if (paren == std::string::npos)
-    return std::nullopt;
-  std::istringstream fields{line.substr(paren + 1)};
+  auto& fields = *stat;
   proc_stat out;
   long long ppid = 0, pgrp = 0, session = 0;
   if (!(fields >> out.state >> ppid >> pgrp >> session))

@@ -690,8 +690,9 @@ assess_progress(schema::control::ServiceView::Reader view,
     });
   };
   service_progress p;
-  auto take = [&](const slot_assessment& a, std::string line_label) {
-    if (a.done) {
+  // One slot (global: node) towards the totals; no more than `total` done.
+  auto count = [&](const slot_assessment& a) {
+    if (a.done && p.done < p.total) {
       ++p.done;
       p.running_ids += a.done_id + " ";
     }
@@ -699,7 +700,6 @@ assess_progress(schema::control::ServiceView::Reader view,
       p.reason = a.reason;
     if (p.failure.empty())
       p.failure = a.failure;
-    p.slot_lines.push_back(fmt::format("{}: {}", line_label, a.line_state));
   };
   if (global) {
     for (auto& [node, list] : by_node) {
@@ -712,7 +712,9 @@ assess_progress(schema::control::ServiceView::Reader view,
       if (!live && a.failure.empty())
         continue;
       ++p.total;
-      take(a, short_id(node));
+      count(a);
+      p.slot_lines.push_back(
+        fmt::format("{}: {}", short_id(node), a.line_state));
     }
   } else {
     // As docker/cli: slots are sparse after a scale-down (it stops tasks on
@@ -749,14 +751,7 @@ assess_progress(schema::control::ServiceView::Reader view,
     }
     std::map<uint64_t, std::string> lines;
     for (auto& [slot, a] : live) {
-      if (a.done && p.done < p.total) {
-        ++p.done;
-        p.running_ids += a.done_id + " ";
-      }
-      if (p.reason.empty())
-        p.reason = a.reason;
-      if (p.failure.empty())
-        p.failure = a.failure;
+      count(a);
       auto row = row_of[slot];
       if (row <= p.total)
         lines[row] = a.line_state;
