@@ -1408,6 +1408,46 @@ void start_leader_actors(self_ptr self) {
     = dispatcher::spawn_dispatcher(sys, link, st.cfg.transport, st.cfg.node_id);
 }
 
+/// A plan being written: its actions go out in parts, one entry at a time.
+struct write_progress {
+  std::vector<store::action> actions;
+  size_t next = 0;
+  write_verdict outcome;
+  std::optional<event> decision;
+  caf::typed_response_promise<write_verdict> rp;
+};
+
+/// Proposes the next part of `p`; once applied, proposes the one after it or
+/// answers the writer. Only the pending proposal holds `p`, so a proposal
+/// dropped at shutdown frees it.
+void propose_next_part(self_ptr self, std::shared_ptr<write_progress> p) {
+  constexpr size_t max_actions_per_entry = 2000;
+  auto begin = p->next;
+  auto end = std::min(p->actions.size(), begin + max_actions_per_entry);
+  p->next = end;
+  std::vector<store::action> part(
+    std::make_move_iterator(p->actions.begin() + static_cast<ptrdiff_t>(begin)),
+    std::make_move_iterator(p->actions.begin() + static_cast<ptrdiff_t>(end)));
+  propose_at(
+    self, store::encode_batch(part), [self, p](result<void> r, uint64_t index) {
+      if (!r && p->outcome.ok)
+        p->outcome = write_verdict{false, r.error().message};
+      p->outcome.index = std::max(p->outcome.index, index);
+      if (p->outcome.ok && p->next < p->actions.size() && self->state.leading) {
+        propose_next_part(self, p);
+        return;
+      }
+      if (p->outcome.ok && p->next < p->actions.size())
+        p->outcome = write_verdict{false, "this manager no longer "
+                                          "leads"};
+      if (p->outcome.ok && p->decision) {
+        p->decision->raft_index = p->outcome.index;
+        record_event(self, std::move(*p->decision));
+      }
+      p->rp.deliver(p->outcome);
+    });
+}
+
 /// A leader-only actor's batch: proposed here, answered once applied.
 caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
   if (!self->state.leading)
@@ -1418,50 +1458,11 @@ caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
   // each well below store::max_batch_bytes, one after the other: Raft and
   // the apply loop never hold more than one of them at a time. The writers'
   // decisions are idempotent, so a part that fails is decided again.
-  struct progress {
-    std::vector<store::action> actions;
-    size_t next = 0;
-    write_verdict outcome;
-    std::optional<event> decision;
-    caf::typed_response_promise<write_verdict> rp;
-  };
-  auto p = std::make_shared<progress>();
+  auto p = std::make_shared<write_progress>();
   p->actions = std::move(req.actions);
   p->decision = std::move(req.decision);
   p->rp = self->make_response_promise<write_verdict>();
-  auto step = std::make_shared<std::function<void()>>();
-  *step = [self, p, step]() {
-    constexpr size_t max_actions_per_entry = 2000;
-    auto begin = p->next;
-    auto end = std::min(p->actions.size(), begin + max_actions_per_entry);
-    p->next = end;
-    std::vector<store::action> part(
-      std::make_move_iterator(p->actions.begin()
-                              + static_cast<ptrdiff_t>(begin)),
-      std::make_move_iterator(p->actions.begin()
-                              + static_cast<ptrdiff_t>(end)));
-    propose_at(self, store::encode_batch(part),
-               [self, p, step](result<void> r, uint64_t index) {
-                 if (!r && p->outcome.ok)
-                   p->outcome = write_verdict{false, r.error().message};
-                 p->outcome.index = std::max(p->outcome.index, index);
-                 if (p->outcome.ok && p->next < p->actions.size()
-                     && self->state.leading) {
-                   (*step)();
-                   return;
-                 }
-                 if (p->outcome.ok && p->next < p->actions.size())
-                   p->outcome = write_verdict{false, "this manager no longer "
-                                                     "leads"};
-                 if (p->outcome.ok && p->decision) {
-                   p->decision->raft_index = p->outcome.index;
-                   record_event(self, std::move(*p->decision));
-                 }
-                 p->rp.deliver(p->outcome);
-                 *step = nullptr; // ends the cycle p -> step -> p
-               });
-  };
-  (*step)();
+  propose_next_part(self, p);
   return p->rp;
 }
 
