@@ -598,7 +598,13 @@ TEST_F(Services, NodeKilledDuringACreateStormRunsEveryTaskOnce) {
     });
     // Kill once the storm has written something this round, at a random
     // point after that: this wait is the fault's timing.
-    ASSERT_TRUE(eventually([&] { return answered > before; }, 60s));
+    bool wrote = eventually([&] { return answered > before; }, 60s);
+    if (!wrote) {
+      stop = true;
+      storm.join();
+    }
+    ASSERT_TRUE(wrote) << "round " << round << ": nothing was created\n"
+                       << nodes["m1"].proc->output();
     std::this_thread::sleep_for(
       std::chrono::milliseconds{std::uniform_int_distribution<>{0, 400}(rng)});
     nodes["m1"].proc->signal(SIGKILL);
@@ -648,7 +654,10 @@ TEST_F(Services, NodeKilledDuringACreateStormRunsEveryTaskOnce) {
     60s);
   EXPECT_TRUE(settled) << "seed " << seed << ": " << processes.size()
                        << " task processes for " << running.size()
-                       << " running tasks, " << created << " creates sent";
+                       << " running tasks, " << created << " creates sent\n"
+                       << skep("m1", {"node", "ls"}).out
+                       << skep("m1", {"service", "ls"}).out
+                       << nodes["m1"].proc->output();
 }
 
 } // namespace

@@ -122,7 +122,7 @@ child_process::child_process(const std::vector<std::string>& argv,
                              bool with_stdin) {
   int err_pipe[2];
   int in_pipe[2] = {-1, -1};
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(stop_fd_, O_CLOEXEC) != 0
       || (with_stdin && ::pipe2(in_pipe, O_CLOEXEC) != 0))
     throw std::runtime_error("pipe failed");
   pid_ = ::fork();
@@ -142,6 +142,7 @@ child_process::child_process(const std::vector<std::string>& argv,
     in_fd_ = in_pipe[1];
   }
   pidfd_ = pidfd_open(pid_);
+  reader_ = std::thread([this] { read_output(); });
 }
 
 child_process::~child_process() {
@@ -149,39 +150,60 @@ child_process::~child_process() {
     ::kill(pid_, SIGKILL);
     wait_exit(std::chrono::seconds{10});
   }
+  stop_reading();
   if (err_fd_ >= 0)
     ::close(err_fd_);
   if (in_fd_ >= 0)
     ::close(in_fd_);
   if (pidfd_ >= 0)
     ::close(pidfd_);
+  for (int fd : stop_fd_)
+    if (fd >= 0)
+      ::close(fd);
 }
 
-void child_process::drain(int timeout_ms) {
-  if (err_fd_ < 0)
-    return;
-  pollfd p{err_fd_, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0)
-    return;
-  char buf[4096];
-  auto n = ::read(err_fd_, buf, sizeof(buf));
-  if (n <= 0) {
-    ::close(err_fd_);
-    err_fd_ = -1;
-    return;
+void child_process::read_output() {
+  for (;;) {
+    pollfd fds[2] = {{err_fd_, POLLIN, 0}, {stop_fd_[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (fds[0].revents == 0 && fds[1].revents != 0)
+      break;
+    if (fds[0].revents == 0)
+      continue;
+    char buf[4096];
+    auto n = ::read(err_fd_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (n <= 0)
+      break;
+    output_.append(buf, static_cast<size_t>(n));
+    grew_.notify_all();
   }
-  output_.append(buf, static_cast<size_t>(n));
+  std::lock_guard<std::mutex> guard{mtx_};
+  closed_ = true;
+  grew_.notify_all();
+}
+
+void child_process::stop_reading() {
+  if (!reader_.joinable())
+    return;
+  char stop = 's';
+  [[maybe_unused]] auto n = ::write(stop_fd_[1], &stop, 1);
+  reader_.join();
+}
+
+std::string child_process::output() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return output_;
 }
 
 bool child_process::wait_for_output(const std::string& needle,
                                     std::chrono::milliseconds timeout) {
-  auto deadline = clock_type::now() + timeout;
-  while (output_.find(needle) == std::string::npos) {
-    if (err_fd_ < 0 || clock_type::now() >= deadline)
-      return false;
-    drain(ms_left(deadline));
-  }
-  return true;
+  std::unique_lock<std::mutex> lock{mtx_};
+  return grew_.wait_for(
+    lock, timeout, [&] { return output_.find(needle) != std::string::npos; });
 }
 
 void child_process::write_line(const std::string& line) {
@@ -199,14 +221,16 @@ void child_process::write_line(const std::string& line) {
 
 std::string child_process::line_with(const std::string& needle,
                                      std::chrono::milliseconds timeout) {
-  if (!wait_for_output(needle, timeout))
+  std::unique_lock<std::mutex> lock{mtx_};
+  // The line may still be arriving: wait for its end too.
+  auto whole_line = [&] {
+    auto at = output_.find(needle);
+    return at != std::string::npos
+           && (output_.find('\n', at) != std::string::npos || closed_);
+  };
+  if (!grew_.wait_for(lock, timeout, whole_line))
     return {};
-  // The line may still be arriving: wait for its end.
-  auto deadline = clock_type::now() + timeout;
   auto at = output_.find(needle);
-  while (output_.find('\n', at) == std::string::npos && err_fd_ >= 0
-         && clock_type::now() < deadline)
-    drain(ms_left(deadline));
   auto begin = output_.rfind('\n', at);
   begin = begin == std::string::npos ? 0 : begin + 1;
   auto end = output_.find('\n', at);
@@ -227,20 +251,18 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       exit_code_ = decode_status(status);
-      // Collect what it wrote last.
-      while (err_fd_ >= 0)
-        drain(1000);
+      // Collect what it wrote last: its standard error closes with it,
+      // unless something it started still holds it.
+      std::unique_lock<std::mutex> lock{mtx_};
+      grew_.wait_for(lock, std::chrono::seconds{1}, [&] { return closed_; });
       return exit_code_;
     }
     int left = ms_left(deadline);
     if (left == 0)
       return std::nullopt;
-    // The pidfd turns readable when the child exits; stderr output may wake
-    // us first, so keep reading it too.
-    pollfd fds[2] = {{pidfd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-    ::poll(fds, err_fd_ >= 0 ? 2 : 1, left);
-    if (err_fd_ >= 0 && fds[1].revents != 0)
-      drain(0);
+    // The pidfd turns readable when the child exits.
+    pollfd p{pidfd_, POLLIN, 0};
+    ::poll(&p, 1, left);
   }
 }
 

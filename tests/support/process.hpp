@@ -1,11 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <thread>
 #include <vector>
 
 namespace skep::test {
@@ -39,7 +42,8 @@ command_result run_command(const std::vector<std::string>& argv,
                            = std::chrono::seconds{30});
 
 /// A child process (a skepd under test) whose standard error is captured.
-/// The destructor kills it if it is still running.
+/// A thread reads it as it comes, so a child that logs much never blocks on
+/// a full pipe. The destructor kills the child if it is still running.
 class child_process {
  public:
   /// Starts `argv`. With `with_stdin`, the child reads what write_line()
@@ -68,7 +72,7 @@ class child_process {
                         = std::chrono::seconds{20});
 
   /// Everything read from standard error so far.
-  const std::string& output() const { return output_; }
+  std::string output() const;
 
   /// Sends `signal`.
   void signal(int signal);
@@ -79,14 +83,20 @@ class child_process {
                                = std::chrono::seconds{20});
 
  private:
-  void drain(int timeout_ms);
+  void read_output();
+  void stop_reading();
 
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int err_fd_ = -1;
   int in_fd_ = -1;
+  int stop_fd_[2] = {-1, -1}; ///< written to end the reader thread
   std::optional<int> exit_code_;
-  std::string output_;
+  mutable std::mutex mtx_;
+  std::condition_variable grew_;
+  std::string output_;  ///< guarded by mtx_
+  bool closed_ = false; ///< the child closed its standard error; by mtx_
+  std::thread reader_;
 };
 
 /// A loopback TCP port nobody listens on right now (the kernel's pick), for
