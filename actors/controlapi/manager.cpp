@@ -7,6 +7,7 @@
 #include "actors/controlapi/services.hpp"
 #include "actors/controlapi/store_events.hpp"
 #include "actors/dispatcher/dispatcher.hpp"
+#include "actors/dispatcher/heartbeats.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/orchestrator/orchestrator.hpp"
@@ -94,13 +95,6 @@ struct manager_state {
   /// Proposers whose entry committed but is not applied here yet.
   std::multimap<uint64_t, std::function<void(result<void>)>> waiters;
   /// Dispatcher (leader only): when each node was last heard from.
-  /// A node's last heartbeat and the period its reply told it to wait: it
-  /// beats again within that period, whatever the swarm's period is now.
-  struct heartbeat_seen {
-    steady_clock::time_point at;
-    nanoseconds period{0};
-  };
-  std::map<std::string, heartbeat_seen> last_seen;
   /// Managers this node has told the transport and bridge about.
   std::set<std::string> known_managers;
   /// Learners this leader is trying to promote.
@@ -1306,93 +1300,18 @@ caf::result<envelope> on_certificate_request(self_ptr self,
 
 // ---- the dispatcher -------------------------------------------------------
 
-/// The heartbeat period nodes are told now.
-nanoseconds heartbeat_period(self_ptr self) {
-  const auto* cluster = self->state.db().cluster();
-  return cluster ? cluster->spec.dispatcher_heartbeat : seconds{5};
-}
-
-envelope heartbeat_reply(self_ptr self, bool accepted,
-                         const std::string& node) {
-  auto& st = self->state;
-  auto period = heartbeat_period(self);
-  std::vector<const store::node_object*> managers;
-  for (const auto* n : st.db().nodes())
-    if (n->role == ca::node_role::manager)
-      managers.push_back(n);
-  auto leader = leader_node(self);
-  return make_envelope(kind::REPLY, 0, {}, {}, [&](auto body) {
-    auto r = body.initHeartbeatReply();
-    r.setPeriodNanos(period.count());
-    r.setLeader(leader);
-    r.setAccepted(accepted);
-    if (const auto* n = st.db().node(node))
-      r.setRole(ca::to_string(n->role));
-    auto list = r.initManagers(static_cast<unsigned>(managers.size()));
-    for (unsigned i = 0; i < managers.size(); ++i) {
-      list[i].setNodeId(managers[i]->id);
-      list[i].setAddr(managers[i]->addr);
-    }
-  });
-}
-
-void mark(self_ptr self, const std::string& node, store::node_status status,
-          std::string message) {
-  auto batch = store::encode_batch(
-    {store::set_node_status{node, status, std::move(message), now_nanos()}});
-  propose(self, batch, [node](result<void> r) {
-    if (!r)
-      log::warn(who, "cannot record the status of node {}: {}", node,
-                r.error().message);
-  });
-}
-
-envelope on_heartbeat(self_ptr self, const std::string& node,
-                      schema::dispatcher::Heartbeat::Reader hb) {
-  auto& st = self->state;
-  if (!st.leading)
-    return heartbeat_reply(self, false, node);
-  if (hb.getLeaving()) {
-    st.last_seen.erase(node);
-    if (const auto* n = st.db().node(node);
-        n != nullptr && n->status != store::node_status::down)
-      mark(self, node, store::node_status::down, "the node left the swarm");
-    return heartbeat_reply(self, true, node);
-  }
-  st.last_seen[node] = {steady_clock::now(), heartbeat_period(self)};
-  if (st.dispatcher)
-    self->send(st.dispatcher, atom::beat_v, node, hb.getAssignmentsEpoch(),
-               hb.getAssignmentsSequence());
-  const auto* n = st.db().node(node);
-  if (n != nullptr && n->status != store::node_status::ready)
-    mark(self, node, store::node_status::ready, "");
-  return heartbeat_reply(self, true, node);
-}
-
-/// Leader: nodes silent for 3 of the heartbeat periods they were told are
-/// Down. A node told a longer period before a change keeps it until its next
-/// heartbeat, so a change of period never marks a live node Down. The leader
-/// never marks itself Down: it is alive, whatever its agent does.
-void check_heartbeats(self_ptr self) {
-  auto& st = self->state;
-  const auto* cluster = st.db().cluster();
-  if (!st.leading || cluster == nullptr)
-    return;
-  auto now = steady_clock::now();
-  for (const auto* n : st.db().nodes()) {
-    auto seen = st.last_seen.find(n->id);
-    if (seen == st.last_seen.end()) {
-      // Grace from when this leader took over, at the period told now.
-      st.last_seen[n->id] = {now, cluster->spec.dispatcher_heartbeat};
-      continue;
-    }
-    if (n->id == st.cfg.node_id)
-      continue;
-    if (n->status == store::node_status::ready
-        && now - seen->second.at > 3 * seen->second.period)
-      mark(self, n->id, store::node_status::down,
-           "heartbeat failure: no heartbeat for 3 periods");
-  }
+/// Hands what a node sent the dispatcher to the leader's dispatcher and
+/// passes its answer on.
+caf::result<envelope> ask_dispatcher(self_ptr self,
+                                     const transport::inbound& in) {
+  auto rp = self->make_response_promise<envelope>();
+  self->request(self->state.dispatcher, seconds{20}, in)
+    .then(
+      [=](envelope& reply) mutable { rp.deliver(reply); },
+      [=](caf::error& err) mutable {
+        rp.deliver(reply_body(failure{errc::unavailable, caf::to_string(err)}));
+      });
+  return rp;
 }
 
 // ---- leadership -----------------------------------------------------------
@@ -1476,7 +1395,6 @@ void on_status(self_ptr self, const raft::status& s) {
   st.config = s.config;
   if (st.leading && !was_leading) {
     log::info(who, "this manager leads the swarm (term {})", s.term);
-    st.last_seen.clear();
     st.events = std::make_unique<event_log>(
       fmt::format("{}:{}", st.cfg.node_id, now_nanos()));
     start_leader_actors(self);
@@ -1635,7 +1553,6 @@ caf::behavior manager(self_ptr self, manager_config cfg,
             [=](const raft::status& s) {
               self->state.asking_status = false;
               on_status(self, s);
-              check_heartbeats(self);
             },
             [=](caf::error& err) {
               self->state.asking_status = false;
@@ -1655,7 +1572,12 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       case schema::Envelope::Body::CERTIFICATE_REQUEST:
         return on_certificate_request(self, in);
       case schema::Envelope::Body::HEARTBEAT:
-        return on_heartbeat(self, in.from.node_id, body.getHeartbeat());
+        // The leader's dispatcher keeps the heartbeats; a follower sends the
+        // node to the leader.
+        if (!self->state.leading || !self->state.dispatcher)
+          return dispatcher::heartbeat_reply(
+            self->state.db(), false, leader_node(self), in.from.node_id);
+        return ask_dispatcher(self, in);
       case schema::Envelope::Body::TASK_STATUS:
         if (!self->state.leading || !self->state.dispatcher)
           return make_envelope(kind::REPLY, 0, {}, {}, [&](auto b) {
@@ -1663,16 +1585,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
             r.setAccepted(false);
             r.setLeader(leader_node(self));
           });
-        {
-          auto rp = self->make_response_promise<envelope>();
-          self->request(self->state.dispatcher, seconds{20}, in)
-            .then([=](envelope& reply) mutable { rp.deliver(reply); },
-                  [=](caf::error& err) mutable {
-                    rp.deliver(reply_body(
-                      failure{errc::unavailable, caf::to_string(err)}));
-                  });
-          return rp;
-        }
+        return ask_dispatcher(self, in);
       case schema::Envelope::Body::CONTROL_REQUEST: {
         auto rp = self->make_response_promise<envelope>();
         auto request = control_request::from(body.getControlRequest());

@@ -1,6 +1,7 @@
 #include "actors/dispatcher/dispatcher.hpp"
 
 #include "actors/controlapi/object_id.hpp"
+#include "actors/dispatcher/heartbeats.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "messages/dispatcher.capnp.h"
@@ -58,8 +59,15 @@ struct dispatcher_state {
   /// status proposals were made.
   std::map<std::string, int64_t> last_beat;
   uint64_t status_batches = 0;
+  /// Heartbeats: when each node beat and what it was told; nodes whose
+  /// status change is being written (one write at a time per node).
+  heartbeat_table heartbeats;
+  std::set<std::string> marking;
   static inline const char* name = "dispatcher";
 };
+
+/// How often silent nodes are looked for.
+constexpr auto down_check_period = milliseconds{100};
 
 using self_ptr = caf::stateful_actor<dispatcher_state>*;
 
@@ -319,6 +327,93 @@ envelope describe(self_ptr self) {
   });
 }
 
+/// Writes a node's status (Ready after a heartbeat, Down after silence or
+/// its leave), one write per node at a time.
+void mark(self_ptr self, const std::string& node, store::node_status status,
+          std::string message) {
+  auto& st = self->state;
+  if (!st.marking.insert(node).second)
+    return;
+  controlapi::write_request req{
+    {store::set_node_status{node, status, std::move(message),
+                            controlapi::unix_nanos()}},
+    "dispatcher"};
+  self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
+    .then(
+      [=](const controlapi::write_verdict& v) {
+        self->state.marking.erase(node);
+        if (!v.ok)
+          log::warn(who, "cannot record the status of node {}: {}", node,
+                    v.error);
+      },
+      [=](caf::error& err) {
+        self->state.marking.erase(node);
+        log::warn(who, "cannot record the status of node {}: {}", node,
+                  caf::to_string(err));
+      });
+}
+
+/// A node's assignments as its heartbeat says it applied them: a node of
+/// another epoch, or behind twice at the same sequence, gets a full set.
+void check_assignments(self_ptr self, const std::string& node, uint64_t epoch,
+                       uint64_t sequence) {
+  auto& st = self->state;
+  auto it = st.nodes.find(node);
+  if (epoch != st.epoch || it == st.nodes.end()) {
+    push(self, node, true);
+    return;
+  }
+  // Behind: a message may still be on its way; behind at the same sequence
+  // twice in a row, it was lost.
+  auto& stream = it->second;
+  if (sequence == stream.sequence) {
+    stream.behind_at = 0;
+  } else if (stream.behind_at == sequence) {
+    push(self, node, true);
+    stream.behind_at = 0;
+  } else {
+    stream.behind_at = sequence;
+  }
+}
+
+/// A heartbeat from `node` (the transport checked it speaks for itself).
+envelope on_heartbeat(self_ptr self, const std::string& node,
+                      schema::dispatcher::Heartbeat::Reader hb) {
+  auto& st = self->state;
+  auto status = st.link.db->read([&](const store::store& db) {
+    const auto* n = db.node(node);
+    return n ? std::optional<store::node_status>{n->status} : std::nullopt;
+  });
+  if (hb.getLeaving()) {
+    st.heartbeats.forget(node);
+    if (status && *status != store::node_status::down)
+      mark(self, node, store::node_status::down, "the node left the swarm");
+  } else {
+    auto period = st.link.db->read(
+      [&](const store::store& db) { return heartbeat_period(db); });
+    st.heartbeats.beat(node, self->clock().now(), period);
+    st.last_beat[node] = controlapi::unix_nanos();
+    check_assignments(self, node, hb.getAssignmentsEpoch(),
+                      hb.getAssignmentsSequence());
+    if (status && *status != store::node_status::ready)
+      mark(self, node, store::node_status::ready, "");
+  }
+  return st.link.db->read([&](const store::store& db) {
+    return heartbeat_reply(db, true, st.node_id, node);
+  });
+}
+
+/// Marks Down the nodes silent for three of the periods they were told.
+void check_heartbeats(self_ptr self) {
+  auto& st = self->state;
+  auto silent = st.link.db->read([&](const store::store& db) {
+    return st.heartbeats.silent(db, self->clock().now(), st.node_id);
+  });
+  for (const auto& node : silent)
+    mark(self, node, store::node_status::down,
+         "heartbeat failure: no heartbeat for 3 periods");
+}
+
 caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
                          caf::actor transport, std::string node_id) {
   log::log_failed_requests(self, "dispatcher");
@@ -329,6 +424,7 @@ caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
   // A new epoch per dispatcher: every node gets a full set first.
   randombytes_buf(&st.epoch, sizeof(st.epoch));
   st.epoch |= 1; // never 0, which means "none yet"
+  self->send(self, atom::tick_v);
   return {
     [=](atom::changed, const store::changes_ptr& ch) {
       if (ch)
@@ -344,35 +440,21 @@ caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
           push(self, node, false);
     },
     [=](atom::describe) { return describe(self); },
-    [=](atom::beat, const std::string& node, uint64_t epoch,
-        uint64_t sequence) {
-      auto& st = self->state;
-      st.last_beat[node] = std::chrono::duration_cast<nanoseconds>(
-                             system_clock::now().time_since_epoch())
-                             .count();
-      auto it = st.nodes.find(node);
-      if (epoch != st.epoch || it == st.nodes.end()) {
-        push(self, node, true);
-        return;
-      }
-      // Behind: a message may still be on its way; behind at the same
-      // sequence twice in a row, it was lost.
-      auto& stream = it->second;
-      if (sequence == stream.sequence) {
-        stream.behind_at = 0;
-      } else if (stream.behind_at == sequence) {
-        push(self, node, true);
-        stream.behind_at = 0;
-      } else {
-        stream.behind_at = sequence;
-      }
+    [=](atom::tick) {
+      check_heartbeats(self);
+      self->delayed_send(self, down_check_period, atom::tick_v);
     },
     [=](const transport::inbound& in) -> caf::result<envelope> {
-      if (in.env.root().getBody().which()
-          != schema::Envelope::Body::TASK_STATUS)
+      auto body = in.env.root().getBody();
+      switch (body.which()) {
+      case schema::Envelope::Body::HEARTBEAT:
+        return on_heartbeat(self, in.from.node_id, body.getHeartbeat());
+      case schema::Envelope::Body::TASK_STATUS:
+        return on_report(self, in);
+      default:
         return make_error_envelope(
           0, failure{errc::unsupported, "the dispatcher does not handle this"});
-      return on_report(self, in);
+      }
     },
     [=](atom::report) { propose_statuses(self); },
   };

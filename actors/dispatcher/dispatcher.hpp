@@ -10,16 +10,22 @@
 
 namespace skep::dispatcher {
 
-/// The dispatcher's task side (leader only; heartbeats stay with the
-/// manager, which runs on every manager):
+/// The leader's dispatcher (the manager sends it what reaches it for the
+/// dispatcher while it leads; a follower answers heartbeats itself, with
+/// heartbeat_reply(), pointing at the leader):
+/// - transport::inbound with a Heartbeat: records when the node beat and the
+///   period it is told, marks it Ready (or Down, when it says it leaves),
+///   and answers with the period, the leader and the managers;
+/// - every 100 ms of the actor clock, marks Down the Ready nodes silent for
+///   three of the periods they were told (never the leader's own node);
 /// - pushes each node the tasks assigned to it, as a full set when the node
 ///   has not got this dispatcher's epoch yet, then only what changed
-///   (atom::changed from the manager tells it what did);
-/// - (atom::beat, node id, epoch, sequence): a node's heartbeat said what it
-///   last applied; a node behind gets a full set;
+///   (atom::changed from the manager tells it what did); a node whose
+///   heartbeat shows it behind gets a full set;
 /// - transport::inbound with a TaskStatusReport: the updates of a node for
 ///   its own tasks, batched into one proposal every few milliseconds; the
 ///   reply (TaskStatusReply) goes out once they committed.
+/// Its writes go through the manager (atom::write).
 caf::actor spawn_dispatcher(caf::actor_system& sys,
                             controlapi::leader_link link, caf::actor transport,
                             std::string node_id);

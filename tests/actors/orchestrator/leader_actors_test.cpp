@@ -409,7 +409,8 @@ caf::behavior fake_transport(caf::event_based_actor*,
 /// node-a runs t-a1 and t-a2, node-b runs t-b1; the dispatcher leads.
 class DispatcherTest : public LeaderActors {
  protected:
-  DispatcherTest() : sent(std::make_shared<sent_log>()) {
+  explicit DispatcherTest(std::string leader_node = "mgr")
+    : sent(std::make_shared<sent_log>()) {
     put_service(make_service("web", 3));
     std::vector<store::action> tasks;
     for (auto part : {placed_task("t-a1", "web", 1, "node-a"),
@@ -420,14 +421,46 @@ class DispatcherTest : public LeaderActors {
     EXPECT_TRUE(v.ok) << v.error;
     transport = sys.spawn(fake_transport, sent);
     started.push_back(transport);
-    dispatcher
-      = subscribe(dispatcher::spawn_dispatcher(sys, link(), transport, "mgr"));
+    dispatcher = subscribe(
+      dispatcher::spawn_dispatcher(sys, link(), transport, leader_node));
     m->writes.clear();
   }
 
-  void beat(const std::string& node, uint64_t epoch, uint64_t sequence) {
-    caf::anon_send(dispatcher, atom::beat_v, node, epoch, sequence);
+  /// A heartbeat from `node` as the transport hands it over; the reply.
+  std::optional<envelope> beat(const std::string& node, uint64_t epoch = 0,
+                               uint64_t sequence = 0, bool leaving = false) {
+    auto env = make_envelope(schema::Envelope::Kind::REQUEST, 9,
+                             actor_ref{node, "agent"},
+                             actor_ref{"mgr", "dispatcher"}, [&](auto body) {
+                               auto hb = body.initHeartbeat();
+                               hb.setNodeId(node);
+                               hb.setAssignmentsEpoch(epoch);
+                               hb.setAssignmentsSequence(sequence);
+                               hb.setLeaving(leaving);
+                             });
+    transport::inbound in{env, transport::peer_info{}};
+    in.from.node_id = node;
+    std::optional<envelope> out;
+    auto handle = self->request(dispatcher, caf::infinite, in);
     run();
+    handle.receive([&](envelope& reply) { out = std::move(reply); },
+                   [&](caf::error& err) {
+                     ADD_FAILURE() << "heartbeat failed: " << sys.render(err);
+                   });
+    return out;
+  }
+
+  store::node_status status_of_node(const std::string& id) {
+    return m->db->read(
+      [&](const store::store& db) { return db.node(id)->status; });
+  }
+
+  void set_period(std::chrono::nanoseconds period) {
+    auto cluster
+      = m->db->read([](const store::store& db) { return *db.cluster(); });
+    auto version = cluster.version;
+    cluster.spec.dispatcher_heartbeat = period;
+    ASSERT_TRUE(write({store::update_cluster{cluster, version}}).ok);
   }
 
   /// A TaskStatusReport naming `claimed` as its sender, as the transport
@@ -637,6 +670,68 @@ TEST_F(DispatcherTest, ReportIsAnsweredWithAnErrorWhenTheWriteIsRefused) {
   EXPECT_EQ(reply->root().getBody().getError().getCode(),
             schema::ErrorCode::UNAVAILABLE);
   EXPECT_EQ(task("t-a1").status.state, task_state::assigned);
+}
+
+// -- heartbeats and Down detection (virtual time) ---------------------------
+
+TEST_F(DispatcherTest, AHeartbeatMarksTheNodeReadyAndTellsThePeriod) {
+  ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
+                                            "gone", controlapi::unix_nanos()}})
+                .ok);
+  auto reply = beat("node-b");
+  ASSERT_TRUE(reply);
+  auto r = reply->root().getBody().getHeartbeatReply();
+  EXPECT_TRUE(r.getAccepted());
+  EXPECT_EQ(std::string{r.getLeader().cStr()}, "mgr");
+  EXPECT_EQ(r.getPeriodNanos(), 5'000'000'000);
+  EXPECT_EQ(status_of_node("node-b"), store::node_status::ready);
+}
+
+TEST_F(DispatcherTest, ANodeSilentForThreePeriodsIsDown) {
+  for (auto node : {"node-a", "node-b", "node-c"})
+    beat(node);
+  advance(14s);
+  beat("node-a");
+  EXPECT_EQ(status_of_node("node-b"), store::node_status::ready);
+  advance(2s); // node-b and node-c: 16 s without a heartbeat
+  EXPECT_EQ(status_of_node("node-a"), store::node_status::ready);
+  EXPECT_EQ(status_of_node("node-b"), store::node_status::down);
+  EXPECT_EQ(status_of_node("node-c"), store::node_status::down);
+}
+
+TEST_F(DispatcherTest,
+       AShorterPeriodNeverMarksANodeDownThatSleepsTheLongerOne) {
+  set_period(10s);
+  beat("node-a"); // told 10 s
+  set_period(1s);
+  advance(5s); // three of the new periods, but not of what node-a was told
+  EXPECT_EQ(status_of_node("node-a"), store::node_status::ready);
+  auto reply = beat("node-a"); // now told 1 s
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->root().getBody().getHeartbeatReply().getPeriodNanos(),
+            1'000'000'000);
+  advance(4s);
+  EXPECT_EQ(status_of_node("node-a"), store::node_status::down);
+}
+
+TEST_F(DispatcherTest, ALeavingNodeIsDownAtOnce) {
+  beat("node-a");
+  beat("node-a", 0, 0, true);
+  EXPECT_EQ(status_of_node("node-a"), store::node_status::down);
+  auto message = m->db->read(
+    [](const store::store& db) { return db.node("node-a")->status_message; });
+  EXPECT_EQ(message, "the node left the swarm");
+}
+
+class LeaderNodeDispatcherTest : public DispatcherTest {
+ protected:
+  LeaderNodeDispatcherTest() : DispatcherTest("node-a") {}
+};
+
+TEST_F(LeaderNodeDispatcherTest, TheLeadersOwnNodeIsNeverDown) {
+  advance(30s); // nobody beat: the others go Down, the leader's own does not
+  EXPECT_EQ(status_of_node("node-a"), store::node_status::ready);
+  EXPECT_EQ(status_of_node("node-b"), store::node_status::down);
 }
 
 } // namespace
