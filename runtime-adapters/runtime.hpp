@@ -6,8 +6,8 @@
 // adapter from their handlers, so every method returns within a few
 // milliseconds and never waits for a task to exit.
 
-#include "actors/store/objects.hpp"
 #include "messages/result.hpp"
+#include "runtime-adapters/container_spec.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -24,10 +24,10 @@ struct task_spec {
   std::string task_id;
   std::string service_name;
   uint64_t slot = 0;
-  store::container_spec container;
+  container_spec container;
   /// Memory is enforced by the process runtime; CPU is not (no cgroups).
-  store::resources limits;
-  std::vector<store::port_config> ports;
+  resources limits;
+  std::vector<port_config> ports;
 };
 
 /// What start() gives back.

@@ -1,6 +1,6 @@
 #include "actors/ca/authority.hpp"
 
-#include "actors/node/data_dir.hpp"
+#include "actors/logging/files.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -138,7 +138,7 @@ result<void> authority::save(const std::string& dir) const {
     text += fmt::format("revoked {}\n", id);
   for (auto& [id, key] : nodes_)
     text += fmt::format("node {} {}\n", id, hex(key.data(), key.size()));
-  auto written = node::write_file_atomically(state_path(dir), text, 0600);
+  auto written = write_file_atomically(state_path(dir), text, 0600);
   sodium_memzero(text.data(), text.size());
   return written;
 }

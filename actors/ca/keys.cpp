@@ -1,6 +1,6 @@
 #include "actors/ca/keys.hpp"
 
-#include "actors/node/data_dir.hpp"
+#include "actors/logging/files.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -105,7 +105,7 @@ result<keypair> keypair::from_secret(const uint8_t* secret, size_t size) {
 result<void> save_keypair(const keypair& pair, const std::string& path) {
   auto text = std::string{key_file_magic}
               + hex(pair.secret_part.data(), pair.secret_part.size()) + "\n";
-  auto written = node::write_file_atomically(path, text, 0600);
+  auto written = write_file_atomically(path, text, 0600);
   sodium_memzero(text.data(), text.size());
   return written;
 }

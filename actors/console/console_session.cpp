@@ -1,7 +1,7 @@
 #include "actors/console/console_session.hpp"
 
 #include "actors/console/message_text.hpp"
-#include "actors/controlapi/event_log.hpp"
+#include "actors/events/event_log.hpp"
 #include "messages/console.capnp.h"
 #include "messages/events.capnp.h"
 

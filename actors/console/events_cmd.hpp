@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/console/control_client.hpp"
-#include "actors/controlapi/event_log.hpp"
+#include "actors/events/event_log.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "actors/controlapi/services.hpp"
 
 #include "actors/controlapi/nodes.hpp"
-#include "actors/scheduler/constraints.hpp"
+#include "actors/store/constraints.hpp"
 
 #include <algorithm>
 #include <set>

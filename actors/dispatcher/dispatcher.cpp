@@ -1,9 +1,10 @@
 #include "actors/dispatcher/dispatcher.hpp"
 
-#include "actors/controlapi/object_id.hpp"
 #include "actors/dispatcher/heartbeats.hpp"
+#include "actors/events/event_log.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
+#include "actors/store/object_id.hpp"
 #include "messages/dispatcher.capnp.h"
 
 #include <chrono>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/controlapi/leader_link.hpp"
+#include "actors/store/leader_link.hpp"
 #include "actors/transport/transport_actor.hpp"
 
 #include <string>

@@ -77,59 +77,6 @@ data_dir_lock::~data_dir_lock() {
     ::close(fd_);
 }
 
-result<void> write_file_atomically(const std::string& path,
-                                   const std::string& contents, int mode) {
-  auto tmp = path + ".tmp";
-  // A leftover temporary (from a crash) must not lend us its permissions,
-  // and a link planted there must not redirect the write.
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(),
-                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0)
-    return fail(errc::internal,
-                fmt::format("cannot create {}: {}", tmp, errno_text()));
-  auto give_up = [&](const std::string& what) {
-    auto why = errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return fail(errc::internal,
-                fmt::format("cannot {} {}: {}", what, tmp, why));
-  };
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0)
-    return give_up("set the mode of");
-  const char* p = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    auto n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return give_up("write");
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0)
-    return give_up("sync");
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return fail(errc::internal,
-                fmt::format("cannot close {}: {}", tmp, errno_text()));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    auto why = errno_text();
-    ::unlink(tmp.c_str());
-    return fail(errc::internal,
-                fmt::format("cannot rename {} to {}: {}", tmp, path, why));
-  }
-  auto dir = std::filesystem::path{path}.parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
-}
-
 bool is_valid_node_id(const std::string& id) {
   if (id.size() != 25)
     return false;

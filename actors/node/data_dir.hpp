@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/logging/files.hpp"
 #include "messages/result.hpp"
 
 #include <string>
@@ -27,12 +28,6 @@ class data_dir_lock {
   explicit data_dir_lock(int fd) : fd_(fd) {}
   int fd_;
 };
-
-/// Writes `contents` to `path` so that a crash leaves either the old file or
-/// the new one: write a temporary file, fsync it, rename it over `path`,
-/// fsync the directory.
-result<void> write_file_atomically(const std::string& path,
-                                   const std::string& contents, int mode);
 
 /// True for node ids as Skep makes them: 25 characters of [0-9a-z].
 bool is_valid_node_id(const std::string& id);

@@ -1,7 +1,7 @@
 #include "actors/node/supervisor.hpp"
 
-#include "actors/controlapi/manager.hpp"
 #include "actors/logging/log.hpp"
+#include "actors/manager/manager.hpp"
 #include "actors/node/control_server.hpp"
 #include "actors/transport/join.hpp"
 #include "skep/build_info.hpp"

@@ -1,12 +1,13 @@
 #include "actors/node/swarm.hpp"
 
 #include "actors/agent/agent.hpp"
-#include "actors/controlapi/manager.hpp"
 #include "actors/logging/log.hpp"
+#include "actors/manager/manager.hpp"
 #include "actors/raft/raft_wire.hpp"
 #include "actors/raft/sqlite_storage.hpp"
 #include "actors/store/cluster_settings.hpp"
 #include "actors/store/codec.hpp"
+#include "actors/transport/ca_join_check.hpp"
 #include "actors/transport/transport_actor.hpp"
 #include "runtime-adapters/process.hpp"
 #include "runtime-adapters/sim.hpp"
@@ -162,7 +163,7 @@ result<member_runtime> start_member(caf::actor_system& sys,
   tc.ca_key = m.ca_key;
   tc.max_frame_bytes = node.config.max_frame_bytes;
   if (authority)
-    tc.accept_join = ca::make_join_check(authority);
+    tc.accept_join = transport::make_join_check(authority);
   auto net = transport::transport::spawn(sys, tc);
   if (!net)
     return std::move(net).error();

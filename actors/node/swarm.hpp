@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/ca/ca_actor.hpp"
+#include "actors/ca/shared_authority.hpp"
 #include "actors/node/membership.hpp"
 #include "actors/node/node_state.hpp"
 

@@ -1,11 +1,12 @@
 #include "actors/reconciler/reconciler_actor.hpp"
 
-#include "actors/controlapi/object_id.hpp"
-#include "actors/controlapi/store_events.hpp"
+#include "actors/events/event_log.hpp"
+#include "actors/events/store_events.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/reconciler/reconcile.hpp"
-#include "actors/scheduler/constraints.hpp"
+#include "actors/store/constraints.hpp"
+#include "actors/store/object_id.hpp"
 #include "messages/envelope.hpp"
 
 #include <chrono>

@@ -1,6 +1,6 @@
 #include "actors/scheduler/placement.hpp"
 
-#include "actors/scheduler/constraints.hpp"
+#include "actors/store/constraints.hpp"
 
 #include <algorithm>
 #include <numeric>

@@ -1,9 +1,9 @@
 #include "actors/scheduler/scheduler_actor.hpp"
 
-#include "actors/controlapi/object_id.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/scheduler/placement.hpp"
+#include "actors/store/object_id.hpp"
 #include "messages/envelope.hpp"
 
 #include <algorithm>

@@ -118,15 +118,6 @@ const char* to_string(task_state value) noexcept {
   return "unknown";
 }
 
-bool operator==(const port_config& x, const port_config& y) {
-  return x.published == y.published && x.target == y.target
-         && x.protocol == y.protocol;
-}
-
-bool operator==(const resources& x, const resources& y) {
-  return x.nano_cpus == y.nano_cpus && x.memory_bytes == y.memory_bytes;
-}
-
 bool operator==(const restart_policy& x, const restart_policy& y) {
   return x.condition == y.condition && x.delay == y.delay
          && x.max_attempts == y.max_attempts && x.window == y.window;
@@ -136,11 +127,6 @@ bool operator==(const update_config& x, const update_config& y) {
   return x.parallelism == y.parallelism && x.delay == y.delay
          && x.monitor == y.monitor && x.on_failure == y.on_failure
          && x.max_failure_ratio == y.max_failure_ratio && x.order == y.order;
-}
-
-bool operator==(const container_spec& x, const container_spec& y) {
-  return x.image == y.image && x.args == y.args && x.env == y.env
-         && x.workdir == y.workdir && x.stop_grace == y.stop_grace;
 }
 
 bool operator==(const service_spec& x, const service_spec& y) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/ca/certificate.hpp"
+#include "runtime-adapters/container_spec.hpp"
 
 #include <array>
 #include <chrono>
@@ -11,6 +12,11 @@
 #include <vector>
 
 namespace skep::store {
+
+/// What a task runs and may use, as the runtime adapters take it.
+using runtime::container_spec;
+using runtime::port_config;
+using runtime::resources;
 
 /// What the scheduler may do with a node (messages/store.capnp Availability).
 enum class availability { active, pause, drain };
@@ -53,12 +59,6 @@ struct cluster_object {
   std::string manager_token;
   /// The Raft index that last changed the cluster; set by the store.
   uint64_t version = 0;
-};
-
-/// CPU in billionths of a core, memory in bytes; 0 means none.
-struct resources {
-  int64_t nano_cpus = 0;
-  int64_t memory_bytes = 0;
 };
 
 /// A member of the swarm, manager or worker.
@@ -133,15 +133,6 @@ constexpr bool is_terminal(task_state state) noexcept {
   return state >= task_state::complete;
 }
 
-/// One published port: PUBLISHED on every node (routing mesh) to TARGET in
-/// the task. With the process runtime TARGET names the variable
-/// SKEP_PORT_<TARGET> that carries the host port the task must listen on.
-struct port_config {
-  uint16_t published = 0;       ///< 0: none (task-only)
-  uint16_t target = 0;          ///< > 0
-  std::string protocol = "tcp"; ///< "tcp" or "udp"
-};
-
 /// When and how often failed tasks are replaced (Swarm's defaults).
 struct restart_policy {
   restart_condition condition = restart_condition::any;
@@ -163,17 +154,6 @@ struct update_config {
   /// Failures tolerated, as a fraction of the tasks updated, in [0, 1].
   double max_failure_ratio = 0;
   update_order order = update_order::stop_first;
-};
-
-/// What runs in each task. With the process runtime `image` is an
-/// executable (a name on PATH or an absolute path) and `args` its arguments.
-struct container_spec {
-  std::string image; ///< non-empty
-  std::vector<std::string> args;
-  std::vector<std::string> env; ///< "KEY=VALUE", KEY non-empty and unique
-  std::string workdir;          ///< empty: the task's own directory
-  /// SIGTERM, then SIGKILL after this long.
-  std::chrono::nanoseconds stop_grace = std::chrono::seconds{10};
 };
 
 /// What the operator declared (`skep service create/update`).
@@ -246,29 +226,17 @@ struct task_object {
   uint64_t version = 0; ///< set by the store
 };
 
-bool operator==(const port_config& x, const port_config& y);
-bool operator==(const resources& x, const resources& y);
 bool operator==(const restart_policy& x, const restart_policy& y);
 bool operator==(const update_config& x, const update_config& y);
-bool operator==(const container_spec& x, const container_spec& y);
 bool operator==(const service_spec& x, const service_spec& y);
 bool operator==(const service_object& x, const service_object& y);
 bool operator==(const task_status& x, const task_status& y);
 bool operator==(const task_object& x, const task_object& y);
 
-inline bool operator!=(const port_config& x, const port_config& y) {
-  return !(x == y);
-}
-inline bool operator!=(const resources& x, const resources& y) {
-  return !(x == y);
-}
 inline bool operator!=(const restart_policy& x, const restart_policy& y) {
   return !(x == y);
 }
 inline bool operator!=(const update_config& x, const update_config& y) {
-  return !(x == y);
-}
-inline bool operator!=(const container_spec& x, const container_spec& y) {
   return !(x == y);
 }
 inline bool operator!=(const service_spec& x, const service_spec& y) {

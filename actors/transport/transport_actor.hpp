@@ -93,7 +93,7 @@ struct transport_config {
   uint64_t fault_seed = 1;
   /// Benchmarks only: frames after the handshake travel unsealed.
   bool seal_frames = true;
-  /// Managers: judges nodes that join with a token (see ca_actor.hpp).
+  /// Managers: judges nodes that join with a token (see ca_join_check.hpp).
   join_check accept_join;
 };
 

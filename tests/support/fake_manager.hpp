@@ -5,8 +5,8 @@
 // one at once as the store's next entry, tells the subscribers what changed
 // and answers. No Raft, no proposal: the test decides when writes land.
 
-#include "actors/controlapi/leader_link.hpp"
 #include "actors/store/codec.hpp"
+#include "actors/store/leader_link.hpp"
 #include "actors/store/shared_store.hpp"
 #include "messages/type_ids.hpp"
 

@@ -4,7 +4,7 @@
 // fixture whose fake manager (fake_manager.hpp) holds a cluster of three
 // ready, active nodes.
 
-#include "actors/controlapi/object_id.hpp"
+#include "actors/store/object_id.hpp"
 #include "tests/support/actor_fixture.hpp"
 #include "tests/support/fake_manager.hpp"
 

@@ -26,13 +26,14 @@
 //
 // Actors: "echo" answers a Ping with a Pong; "hold" never answers.
 
-#include "actors/ca/ca_actor.hpp"
 #include "actors/node/data_dir.hpp"
 #include "actors/raft/raft_bridge.hpp"
 #include "actors/raft/raft_wire.hpp"
 #include "actors/raft/sqlite_storage.hpp"
+#include "actors/transport/ca_join_check.hpp"
 #include "actors/transport/join.hpp"
 #include "actors/transport/transport_actor.hpp"
+#include "tests/support/ca_actor.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -96,9 +97,9 @@ std::string read_file(const std::string& path) {
 
 void save_certificate(const std::string& dir, const std::vector<uint8_t>& cert,
                       const ca::public_key& ca_key) {
-  auto ok = node::write_file_atomically(
+  auto ok = skep::write_file_atomically(
     dir + "/node.crt", std::string(cert.begin(), cert.end()), 0600);
-  auto ok2 = node::write_file_atomically(
+  auto ok2 = skep::write_file_atomically(
     dir + "/ca.pub", ca::hex(ca_key.data(), ca_key.size()), 0600);
   if (!ok || !ok2)
     die("cannot store the certificate");
@@ -258,7 +259,7 @@ int main(int argc, char** argv) {
   if (opt.count("--max-unsent"))
     tc.max_unsent_bytes = std::stoull(opt["--max-unsent"]);
   if (authority)
-    tc.accept_join = ca::make_join_check(authority);
+    tc.accept_join = transport::make_join_check(authority);
   auto spawned = transport::transport::spawn(sys, tc);
   if (!spawned)
     die(spawned.error().message);
@@ -266,7 +267,7 @@ int main(int argc, char** argv) {
   caf::scoped_actor self{sys};
   caf::actor ca_actor;
   if (authority) {
-    ca_actor = ca::spawn_ca_actor(sys, authority);
+    ca_actor = test::spawn_ca_actor(sys, authority);
     self->send(net, atom::route_v, std::string{"ca"}, ca_actor);
   }
   auto echo_actor = sys.spawn(echo, id);

@@ -4,7 +4,7 @@
 // store, as the leader would once Raft committed them.
 
 #include "actors/controlapi/services.hpp"
-#include "actors/controlapi/store_events.hpp"
+#include "actors/events/store_events.hpp"
 
 #include <algorithm>
 #include <string>

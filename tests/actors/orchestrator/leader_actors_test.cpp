@@ -2,10 +2,10 @@
 // its reconcilers, the scheduler and the dispatcher, writing through a fake
 // manager that applies their batches to the shared store at once.
 
-#include "actors/controlapi/object_id.hpp"
 #include "actors/dispatcher/dispatcher.hpp"
 #include "actors/orchestrator/orchestrator.hpp"
 #include "actors/scheduler/scheduler_actor.hpp"
+#include "actors/store/object_id.hpp"
 #include "messages/dispatcher.capnp.h"
 #include "tests/support/leader_fixture.hpp"
 

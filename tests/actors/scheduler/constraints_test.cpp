@@ -1,7 +1,7 @@
 // Placement constraints: parsing Swarm's expressions, clear errors naming the
 // bad expression, and matching nodes by id, hostname, role and labels.
 
-#include "actors/scheduler/constraints.hpp"
+#include "actors/store/constraints.hpp"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/ca/ca_actor.hpp"
+#include "actors/ca/shared_authority.hpp"
 #include "actors/raft/raft_actor.hpp"
 #include "messages/type_ids.hpp"
 

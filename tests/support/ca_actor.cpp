@@ -1,13 +1,16 @@
-#include "actors/ca/ca_actor.hpp"
+#include "tests/support/ca_actor.hpp"
 
 #include "actors/logging/log.hpp"
+#include "actors/transport/transport_actor.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
 #include <fmt/format.h>
 
-namespace skep::ca {
+namespace skep::test {
+
+using namespace skep::ca;
 
 namespace {
 
@@ -35,7 +38,7 @@ caf::error to_caf(const failure& why) {
 }
 
 caf::behavior ca_behavior(caf::event_based_actor* self,
-                          std::shared_ptr<shared_authority> ca) {
+                          std::shared_ptr<ca::shared_authority> ca) {
   (void)self;
   return {
     [=](const transport::inbound& in) -> envelope {
@@ -103,20 +106,9 @@ caf::behavior ca_behavior(caf::event_based_actor* self,
 
 } // namespace
 
-transport::join_check make_join_check(std::shared_ptr<shared_authority> ca) {
-  return [ca](const transport::join_claim& claim) -> result<node_role> {
-    return ca->with([&](authority& a) -> result<node_role> {
-      if (auto allowed = a.may_hold(claim.node_id, claim.node_key); !allowed)
-        return std::move(allowed).error();
-      return a.check_join(claim.challenge.data(), claim.challenge.size(),
-                          claim.node_key, claim.proof);
-    });
-  };
-}
-
 caf::actor spawn_ca_actor(caf::actor_system& sys,
-                          std::shared_ptr<shared_authority> ca) {
+                          std::shared_ptr<ca::shared_authority> ca) {
   return sys.spawn(ca_behavior, std::move(ca));
 }
 
-} // namespace skep::ca
+} // namespace skep::test

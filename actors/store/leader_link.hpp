@@ -1,7 +1,7 @@
 #pragma once
 
-#include "actors/controlapi/event_log.hpp"
 #include "actors/store/codec.hpp"
+#include "actors/store/event.hpp"
 #include "actors/store/shared_store.hpp"
 #include "messages/type_ids.hpp"
 

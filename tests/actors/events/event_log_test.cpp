@@ -2,7 +2,7 @@
 // ring, reads by position, time and filter, the wire encoding and its
 // limits, the lines people and scripts read, and --since/--until parsing.
 
-#include "actors/controlapi/event_log.hpp"
+#include "actors/events/event_log.hpp"
 
 #include <string>
 #include <vector>

@@ -1,13 +1,10 @@
 #pragma once
 
 #include "actors/ca/authority.hpp"
-#include "actors/transport/transport_actor.hpp"
 
 #include <memory>
 #include <mutex>
 #include <string>
-
-#include <caf/fwd.hpp>
 
 namespace skep::ca {
 
@@ -56,19 +53,5 @@ class shared_authority {
   authority ca_;
   std::string dir_;
 };
-
-/// What the transport asks when a node joins with a token.
-transport::join_check make_join_check(std::shared_ptr<shared_authority> ca);
-
-/// The CA actor (registered with the transport as "ca"). It handles:
-///
-/// - inbound CertificateRequest: a joining node gets a certificate in the
-///   role its token granted; a certified node gets a renewed one in its
-///   current role. The reply carries the certificate and the CA's key.
-/// - (tokens) -> (worker token, manager token).
-/// - (rotate, "worker"|"manager") -> the new token, saved before replying.
-/// - (revoke, node id) -> (): no certificate for the node from now on.
-caf::actor spawn_ca_actor(caf::actor_system& sys,
-                          std::shared_ptr<shared_authority> ca);
 
 } // namespace skep::ca

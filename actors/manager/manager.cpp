@@ -1,13 +1,11 @@
-#include "actors/controlapi/manager.hpp"
+#include "actors/manager/manager.hpp"
 
 #include "actors/controlapi/console_routes.hpp"
-#include "actors/controlapi/leader_link.hpp"
 #include "actors/controlapi/nodes.hpp"
-#include "actors/controlapi/object_id.hpp"
 #include "actors/controlapi/services.hpp"
-#include "actors/controlapi/store_events.hpp"
 #include "actors/dispatcher/dispatcher.hpp"
 #include "actors/dispatcher/heartbeats.hpp"
+#include "actors/events/store_events.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/orchestrator/orchestrator.hpp"
@@ -16,6 +14,8 @@
 #include "actors/scheduler/scheduler_actor.hpp"
 #include "actors/store/cluster_settings.hpp"
 #include "actors/store/codec.hpp"
+#include "actors/store/leader_link.hpp"
+#include "actors/store/object_id.hpp"
 #include "actors/store/store.hpp"
 #include "actors/transport/tcp.hpp"
 #include "actors/transport/transport_actor.hpp"
@@ -1527,10 +1527,22 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       auto pending = std::move(st.pending_forwards);
       st.pending_forwards.clear();
       for (auto& p : pending) {
-        if (known || now >= p.until)
+        if (st.leading) {
+          // This manager took the lead meanwhile (a request forwarded to
+          // it as it was elected): it answers the request itself.
+          auto done = std::move(p.done);
+          self
+            ->request(caf::actor_cast<caf::actor>(self), write_timeout,
+                      p.request)
+            .then([done](const control_reply& r) { done(r); },
+                  [done](caf::error& err) {
+                    done(error_reply(errc::internal, caf::to_string(err)));
+                  });
+        } else if (known || now >= p.until) {
           forward(self, p.request, std::move(p.done), false, p.catch_up);
-        else
+        } else {
           st.pending_forwards.push_back(std::move(p));
+        }
       }
       if (!st.pending_forwards.empty())
         self->delayed_send(self, milliseconds{100}, atom::transfer_v);

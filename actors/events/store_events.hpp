@@ -3,7 +3,7 @@
 // and task events), and the summaries decision events carry (a service's
 // tasks by state, its desired state). Pure: no CAF.
 
-#include "actors/controlapi/event_log.hpp"
+#include "actors/events/event_log.hpp"
 #include "actors/store/store.hpp"
 
 #include <string>

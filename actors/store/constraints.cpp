@@ -1,4 +1,4 @@
-#include "actors/scheduler/constraints.hpp"
+#include "actors/store/constraints.hpp"
 
 #include <cstddef>
 #include <string_view>

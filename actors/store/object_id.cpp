@@ -1,4 +1,4 @@
-#include "actors/controlapi/object_id.hpp"
+#include "actors/store/object_id.hpp"
 
 #include <chrono>
 

@@ -1,4 +1,4 @@
-#include "actors/controlapi/store_events.hpp"
+#include "actors/events/store_events.hpp"
 
 #include <fmt/format.h>
 

@@ -1,0 +1,17 @@
+#pragma once
+// Files written so that a crash leaves the old or the new contents: the
+// node's identity and membership, the CA's keys and state.
+
+#include "messages/result.hpp"
+
+#include <string>
+
+namespace skep {
+
+/// Writes `contents` to `path` so that a crash leaves either the old file or
+/// the new one: write a temporary file, fsync it, rename it over `path`,
+/// fsync the directory.
+result<void> write_file_atomically(const std::string& path,
+                                   const std::string& contents, int mode);
+
+} // namespace skep
