@@ -58,8 +58,9 @@ struct manager_info {
 /// A manager: the Raft member (over the transport), the replicated store it
 /// applies, the control API (reads from the local store, writes proposed by
 /// the leader: a follower forwards them), the CA's certificate issuing for
-/// joining and renewing nodes, and the dispatcher (heartbeats; a node silent
-/// for 3 periods is marked Down, Ready again when it returns).
+/// joining and renewing nodes, and while it leads the leader-only actors:
+/// orchestrator, scheduler and dispatcher (heartbeats: a node silent for 3
+/// periods is marked Down, Ready again when it returns).
 ///
 /// Messages: control_request -> control_reply; (status) -> manager_info;
 /// and what the transport delivers (transport::inbound).

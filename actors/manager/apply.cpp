@@ -1,0 +1,237 @@
+// The manager: the store and the CA kept in step with what Raft applied,
+// snapshots, proposals.
+
+#include "actors/manager/manager_state.hpp"
+
+namespace skep::controlapi::manager_detail {
+
+// ---- the store and the CA -------------------------------------------------
+
+/// Keeps the transport's CA (tokens, key, id bindings) in step with the
+/// replicated cluster object.
+void refresh_authority(self_ptr self) {
+  auto& st = self->state;
+  const auto* cluster = st.db().cluster();
+  if (cluster == nullptr || !st.cfg.ca)
+    return;
+  auto key = ca::keypair::from_secret(cluster->ca_secret_key.data(),
+                                      cluster->ca_secret_key.size());
+  auto worker = ca::parse_join_token(cluster->worker_token);
+  auto manager = ca::parse_join_token(cluster->manager_token);
+  if (!key || !worker || !manager) {
+    log::error(who, "the cluster's CA key or tokens are unreadable");
+    return;
+  }
+  auto built = ca::authority::from_parts(
+    *key, *worker, *manager, duration_cast<seconds>(cluster->spec.cert_expiry));
+  if (!built) {
+    log::error(who, "the cluster's CA is inconsistent: {}",
+               built.error().message);
+    return;
+  }
+  for (const auto* n : st.db().nodes())
+    built->bind(n->id, n->public_key);
+  for (const auto& id : st.removed)
+    built->revoke(id);
+  st.cfg.ca->with([&](ca::authority& a) {
+    a = std::move(*built);
+    return 0;
+  });
+}
+
+/// Tells the transport and the bridge about every manager in the store.
+void refresh_managers(self_ptr self) {
+  auto& st = self->state;
+  for (const auto* n : st.db().nodes()) {
+    if (n->role != ca::node_role::manager || n->id == st.cfg.node_id)
+      continue;
+    self->send(st.bridge, atom::peer_v, n->id);
+    if (st.known_managers.insert(n->id + "@" + n->addr).second) {
+      auto addr = transport::parse_host_port(n->addr);
+      if (addr)
+        self->send(st.cfg.transport, atom::peer_v, n->id, addr->first,
+                   addr->second);
+      else
+        log::warn(who, "manager {} has an unusable address: {}", n->id,
+                  addr.error().message);
+    }
+  }
+}
+
+uint64_t cluster_interval(const store::cluster_object* cluster) {
+  return cluster ? cluster->spec.snapshot_interval : 10000;
+}
+
+/// Every snapshot_interval applied entries, Raft keeps a snapshot of the
+/// store and compacts its log; a restart restores the snapshot and replays
+/// only the entries after it. Every manager snapshots its own replica.
+void maybe_snapshot(self_ptr self) {
+  auto& st = self->state;
+  const auto* cluster = st.db().cluster();
+  auto index = st.db().applied_index();
+  // Every snapshot_interval entries, or sooner when the entries since the
+  // last snapshot are large (a service of a million tasks): the log is
+  // compacted and its space returned either way.
+  constexpr uint64_t snapshot_bytes = 256 << 20;
+  bool many = index >= st.last_snapshot + cluster_interval(cluster);
+  bool large = st.applied_bytes >= st.bytes_at_snapshot + snapshot_bytes;
+  if (cluster == nullptr || st.snapshotting || index <= st.last_snapshot
+      || (!many && !large))
+    return;
+  st.snapshotting = true;
+  st.bytes_at_snapshot = st.applied_bytes;
+  auto data = st.db().snapshot();
+  self
+    ->request(st.member, write_timeout, atom::snapshot_v, raft::index_t{index},
+              raft::bytes{std::move(data)})
+    .then(
+      [=](const raft::outcome& out) {
+        auto& st = self->state;
+        st.snapshotting = false;
+        if (out.ok) {
+          st.last_snapshot = index;
+          log::info(who, "store snapshot at index {}; the log is compacted",
+                    index);
+        } else {
+          log::warn(who, "no store snapshot at index {}: {}", index, out.error);
+        }
+      },
+      [=](caf::error& err) {
+        self->state.snapshotting = false;
+        log::warn(who, "no store snapshot: {}", caf::to_string(err));
+      });
+}
+
+/// Tells the leader-only actors what changed.
+void publish(self_ptr self, store::changes_ptr ch) {
+  auto& st = self->state;
+  for (auto* a : {&st.orchestrator, &st.scheduler, &st.dispatcher})
+    if (*a)
+      self->send(*a, atom::changed_v, ch);
+}
+
+/// Hands on the held replies whose index this replica has applied.
+void release_held_replies(self_ptr self) {
+  auto& st = self->state;
+  auto applied = st.db().applied_index();
+  for (auto it = st.held_replies.begin(); it != st.held_replies.end();) {
+    if (it->second.index > applied) {
+      ++it;
+      continue;
+    }
+    auto held = std::move(it->second);
+    it = st.held_replies.erase(it);
+    held.done(held.reply);
+  }
+}
+
+void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
+  auto& st = self->state;
+  bool changed = false; // the cluster or a node: the CA and peers follow
+  auto published = std::make_shared<store::changes>();
+  for (const auto& e : entries) {
+    if (e.type == raft::entry_type::configuration) {
+      raft::decode_configuration(e.payload, st.config);
+      continue;
+    }
+    if (e.type != raft::entry_type::normal)
+      continue;
+    st.applied_bytes += e.payload.size();
+    st.quiet_ticks = 0;
+    auto outcome = st.shared->write([&](store::store& db) {
+      return db.apply(e.index, e.payload.data(), e.payload.size());
+    });
+    if (!outcome) {
+      log::warn(who, "entry {} refused by the store: {}", e.index,
+                outcome.error().message);
+      st.applied.emplace(e.index, outcome.error());
+    } else {
+      st.applied.emplace(e.index, result<void>{});
+      if (st.events)
+        for (auto& ev : events_of(st.db(), *outcome, e.index, now_nanos()))
+          st.events->record(std::move(ev));
+      for (auto& c : *outcome) {
+        published->items.push_back(c);
+        switch (c.what) {
+        case store::change::kind::cluster:
+        case store::change::kind::node_created:
+        case store::change::kind::node_updated:
+        case store::change::kind::node_removed:
+          changed = true;
+          break;
+        default:
+          break;
+        }
+        if (c.what == store::change::kind::node_removed) {
+          st.removed.insert(c.id);
+          self->send(st.cfg.transport, atom::revoke_v, c.id);
+          log::info(who, "node {} was removed from the swarm", c.id);
+        }
+      }
+    }
+  }
+  maybe_snapshot(self);
+  serve_event_waiters(self);
+  release_held_replies(self);
+  published->index = st.db().applied_index();
+  if (!published->items.empty())
+    publish(self, std::move(published));
+  while (st.applied.size() > 1024)
+    st.applied.erase(st.applied.begin());
+  // Proposers waiting for these entries.
+  auto last = st.db().applied_index();
+  while (!st.waiters.empty() && st.waiters.begin()->first <= last) {
+    auto node = st.waiters.extract(st.waiters.begin());
+    auto it = st.applied.find(node.key());
+    node.mapped()(it == st.applied.end() ? result<void>{failure{
+                    errc::internal, "the entry was applied too long "
+                                    "ago to tell its outcome"}}
+                                         : it->second);
+  }
+  if (changed) {
+    refresh_authority(self);
+    refresh_managers(self);
+  }
+}
+
+// ---- proposals ------------------------------------------------------------
+
+/// Proposes `batch` (this member must lead) and runs `then` with the
+/// store's verdict once the entry is applied here.
+void propose_at(self_ptr self, std::vector<uint8_t> batch,
+                std::function<void(result<void>, uint64_t index)> then) {
+  self->request(self->state.member, write_timeout, atom::propose_v, batch)
+    .then(
+      [=](const raft::outcome& out) {
+        if (!out.ok) {
+          then(
+            failure{errc::unavailable,
+                    fmt::format("the change was not committed: {}", out.error)},
+            0);
+          return;
+        }
+        auto& st = self->state;
+        auto index = out.index;
+        auto it = st.applied.find(index);
+        if (it != st.applied.end())
+          then(it->second, index);
+        else if (index > st.db().applied_index())
+          st.waiters.emplace(index, [then, index](result<void> r) {
+            then(std::move(r), index);
+          }); // applied soon
+        else
+          then(failure{errc::internal, "the committed change was not applied"},
+               index);
+      },
+      [=](caf::error& err) {
+        then(failure{errc::unavailable, caf::to_string(err)}, 0);
+      });
+}
+
+void propose(self_ptr self, std::vector<uint8_t> batch,
+             std::function<void(result<void>)> then) {
+  propose_at(self, std::move(batch),
+             [then](result<void> r, uint64_t) { then(std::move(r)); });
+}
+
+} // namespace skep::controlapi::manager_detail
