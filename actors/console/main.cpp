@@ -1,12 +1,12 @@
 // skep: the Skep client. Talks to a node's control socket.
 
-#include "actors/console/console_cmd.hpp"
+#include "actors/console/commands/console_cmd.hpp"
 #include "actors/console/control_client.hpp"
-#include "actors/console/events_cmd.hpp"
-#include "actors/console/info_format.hpp"
-#include "actors/console/logs_cmd.hpp"
-#include "actors/console/service_cmd.hpp"
-#include "actors/console/swarm_format.hpp"
+#include "actors/console/commands/events_cmd.hpp"
+#include "actors/console/formats/info_format.hpp"
+#include "actors/console/commands/logs_cmd.hpp"
+#include "actors/console/commands/service_cmd.hpp"
+#include "actors/console/formats/swarm_format.hpp"
 #include "actors/store/cluster_settings.hpp"
 #include "config/units.hpp"
 #include "skep/build_info.hpp"

@@ -1,6 +1,6 @@
-#include "actors/console/console_cmd.hpp"
+#include "actors/console/commands/console_cmd.hpp"
 
-#include "actors/console/console_session.hpp"
+#include "actors/console/session/console_session.hpp"
 
 #include <atomic>
 #include <csignal>

@@ -1,4 +1,4 @@
-#include "actors/console/events_cmd.hpp"
+#include "actors/console/commands/events_cmd.hpp"
 
 #include <algorithm>
 #include <chrono>

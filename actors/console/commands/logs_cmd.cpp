@@ -1,4 +1,4 @@
-#include "actors/console/logs_cmd.hpp"
+#include "actors/console/commands/logs_cmd.hpp"
 
 #include "actors/console/control_client.hpp"
 

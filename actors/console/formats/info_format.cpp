@@ -1,4 +1,4 @@
-#include "actors/console/info_format.hpp"
+#include "actors/console/formats/info_format.hpp"
 
 #include "config/units.hpp"
 #include "skep/build_info.hpp"

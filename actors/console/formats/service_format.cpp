@@ -1,6 +1,6 @@
-#include "actors/console/service_format.hpp"
+#include "actors/console/formats/service_format.hpp"
 
-#include "actors/console/swarm_format.hpp"
+#include "actors/console/formats/swarm_format.hpp"
 #include "config/units.hpp"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-#include "actors/console/swarm_format.hpp"
+#include "actors/console/formats/swarm_format.hpp"
 
 #include <algorithm>
 #include <chrono>

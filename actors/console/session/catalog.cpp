@@ -1,8 +1,8 @@
-#include "actors/console/catalog.hpp"
+#include "actors/console/session/catalog.hpp"
 
-#include "actors/console/message_text.hpp"
-#include "actors/console/script.hpp"
-#include "actors/console/service_format.hpp"
+#include "actors/console/formats/service_format.hpp"
+#include "actors/console/session/message_text.hpp"
+#include "actors/console/session/script.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
-#include "actors/console/console_session.hpp"
+#include "actors/console/session/console_session.hpp"
 
-#include "actors/console/message_text.hpp"
+#include "actors/console/session/message_text.hpp"
 #include "actors/events/event_log.hpp"
 #include "messages/console.capnp.h"
 #include "messages/events.capnp.h"

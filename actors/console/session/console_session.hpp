@@ -4,9 +4,9 @@
 // keeping the variables replies were stored in and the events seen since the
 // session began. Used by the interactive console and by scripts alike.
 
-#include "actors/console/catalog.hpp"
 #include "actors/console/control_client.hpp"
-#include "actors/console/script.hpp"
+#include "actors/console/session/catalog.hpp"
+#include "actors/console/session/script.hpp"
 
 #include <chrono>
 #include <functional>

@@ -1,4 +1,4 @@
-#include "actors/console/message_text.hpp"
+#include "actors/console/session/message_text.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,7 +1,7 @@
 // The console's catalog: actor names, messages, schemas, building messages,
 // printing replies and completion.
 
-#include "actors/console/catalog.hpp"
+#include "actors/console/session/catalog.hpp"
 
 #include <capnp/message.h>
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // `skep console` checks a whole script before it sends anything, and every
 // example `help` prints parses and builds.
 
-#include "actors/console/catalog.hpp"
-#include "actors/console/console_session.hpp"
+#include "actors/console/session/catalog.hpp"
+#include "actors/console/session/console_session.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // `skep events` options: what it asks the leader for.
 
-#include "actors/console/events_cmd.hpp"
+#include "actors/console/commands/events_cmd.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // skep's output: `info --format json` keys, and bytes that are not UTF-8.
 
-#include "actors/console/info_format.hpp"
+#include "actors/console/formats/info_format.hpp"
 
 #include <capnp/message.h>
 #include <gtest/gtest.h>

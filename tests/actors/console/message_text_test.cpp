@@ -1,6 +1,6 @@
 // Cap'n Proto text format: parsing, printing, JSON and paths.
 
-#include "actors/console/message_text.hpp"
+#include "actors/console/session/message_text.hpp"
 #include "messages/control.capnp.h"
 #include "messages/envelope.capnp.h"
 #include "messages/raft.capnp.h"

@@ -1,7 +1,7 @@
 // `skep console` scripts: parsing every step kind, errors with positions,
 // variables, and conditions evaluated against a cluster snapshot.
 
-#include "actors/console/script.hpp"
+#include "actors/console/session/script.hpp"
 
 #include <map>
 

@@ -1,7 +1,7 @@
 // skep service ...: tables, JSON, progress, and the flag parsers.
 
-#include "actors/console/service_cmd.hpp"
-#include "actors/console/service_format.hpp"
+#include "actors/console/commands/service_cmd.hpp"
+#include "actors/console/formats/service_format.hpp"
 
 #include <capnp/message.h>
 #include <gtest/gtest.h>

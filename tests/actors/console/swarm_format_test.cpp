@@ -1,6 +1,6 @@
 // `skep node ls`: rows sorted by hostname as docker/cli sorts them.
 
-#include "actors/console/swarm_format.hpp"
+#include "actors/console/formats/swarm_format.hpp"
 
 #include <capnp/message.h>
 #include <gtest/gtest.h>
