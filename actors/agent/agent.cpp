@@ -1,6 +1,7 @@
 #include "actors/agent/agent.hpp"
 
 #include "actors/agent/task_runner.hpp"
+#include "actors/logging/clock.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/store/codec.hpp"
@@ -130,8 +131,7 @@ void on_reply(self_ptr self, const envelope& reply) {
               role);
     renew(self);
   } else if (may_renew
-             && ca::needs_renewal(st.cfg.certificate,
-                                  std::chrono::system_clock::now())) {
+             && ca::needs_renewal(st.cfg.certificate, clock::wall(self))) {
     log::info(
       who,
       "the certificate expires at {}s since the epoch; "
@@ -168,7 +168,7 @@ void renew(self_ptr self) {
     std::vector<uint8_t> bytes(cert.begin(), cert.end());
     ca::certificate_policy policy;
     policy.ca_key = st.cfg.ca_key;
-    policy.now = std::chrono::system_clock::now();
+    policy.now = clock::wall(self);
     auto fields = ca::verify_certificate(bytes.data(), bytes.size(), policy);
     if (!fields || fields->node_id != st.cfg.node_id) {
       log::warn(who, "the CA sent a certificate that is not valid here");

@@ -1,5 +1,6 @@
 #include "actors/agent/task_runner.hpp"
 
+#include "actors/logging/clock.hpp"
 #include "actors/logging/log.hpp"
 
 #include <chrono>
@@ -16,11 +17,6 @@ namespace {
 using namespace std::chrono;
 using store::task_state;
 constexpr std::string_view who = "task";
-
-int64_t now_nanos() {
-  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
 
 struct runner_state {
   store::task_object task;
@@ -51,7 +47,7 @@ void report(self_ptr self, task_state state, std::string message,
   if (state < st.task.status.state)
     return; // states only move forward
   st.task.status.state = state;
-  st.task.status.at_nanos = now_nanos();
+  st.task.status.at_nanos = clock::unix_nanos(self);
   st.task.status.message = std::move(message);
   st.task.status.err = std::move(err);
   st.task.status.exit_code = exit_code;

@@ -2,6 +2,7 @@
 
 #include "actors/dispatcher/heartbeats.hpp"
 #include "actors/events/event_log.hpp"
+#include "actors/logging/clock.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/store/object_id.hpp"
@@ -142,7 +143,7 @@ void push(self_ptr self, const std::string& node, bool full) {
     });
   self->send(st.transport, atom::send_v, env);
   controlapi::event e;
-  e.time_nanos = controlapi::unix_nanos();
+  e.time_nanos = clock::unix_nanos(self);
   e.type = "dispatch";
   e.action = full ? "assignments-full" : "assignments";
   e.raft_index = applied; // the store state these assignments reflect
@@ -252,7 +253,7 @@ void propose_statuses(self_ptr self) {
     return;
   }
   controlapi::event e;
-  e.time_nanos = controlapi::unix_nanos();
+  e.time_nanos = clock::unix_nanos(self);
   e.type = "dispatch";
   e.action = "status";
   st.link.db->read([&](const store::store& db) {
@@ -337,7 +338,7 @@ void mark(self_ptr self, const std::string& node, store::node_status status,
     return;
   controlapi::write_request req{
     {store::set_node_status{node, status, std::move(message),
-                            controlapi::unix_nanos()}},
+                            clock::unix_nanos(self)}},
     "dispatcher"};
   self->request(st.link.manager, seconds{15}, atom::write_v, std::move(req))
     .then(
@@ -393,7 +394,7 @@ envelope on_heartbeat(self_ptr self, const std::string& node,
     auto period = st.link.db->read(
       [&](const store::store& db) { return heartbeat_period(db); });
     st.heartbeats.beat(node, self->clock().now(), period);
-    st.last_beat[node] = controlapi::unix_nanos();
+    st.last_beat[node] = clock::unix_nanos(self);
     check_assignments(self, node, hb.getAssignmentsEpoch(),
                       hb.getAssignmentsSequence());
     if (status && *status != store::node_status::ready)

@@ -148,7 +148,8 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
     } else {
       st.applied.emplace(e.index, result<void>{});
       if (st.events)
-        for (auto& ev : events_of(st.db(), *outcome, e.index, now_nanos()))
+        for (auto& ev :
+             events_of(st.db(), *outcome, e.index, clock::unix_nanos(self)))
           st.events->record(std::move(ev));
       for (auto& c : *outcome) {
         published->items.push_back(c);

@@ -14,7 +14,7 @@ envelope reply_body(const failure& why) {
 void issue_certificate(self_ptr self, const transport::inbound& in,
                        caf::typed_response_promise<envelope> rp) {
   auto& st = self->state;
-  auto now = system_clock::now();
+  auto now = clock::wall(self);
   auto cert = st.cfg.ca->with([&](ca::authority& a) {
     return a.issue(in.from.node_id, in.from.role, in.from.node_key, now);
   });
@@ -75,7 +75,7 @@ caf::result<envelope> on_certificate_request(self_ptr self,
   node.capacity.nano_cpus = std::max<int64_t>(request.getNanoCpus(), 0);
   node.capacity.memory_bytes = std::max<int64_t>(request.getMemoryBytes(), 0);
   node.public_key = in.from.node_key;
-  node.created_at_nanos = node.updated_at_nanos = now_nanos();
+  node.created_at_nanos = node.updated_at_nanos = clock::unix_nanos(self);
   node.status = store::node_status::unknown;
   // Record the node first (through the leader), then certify it.
   write(self, store::encode_batch({store::put_node{node, 0}}),

@@ -105,28 +105,15 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
         // times out). Its answer comes at once: this member leaves Raft and
         // will not apply what the new leader writes.
         forward_later(self, req, deliver_to(rp),
-                      steady_clock::now() + write_timeout, false);
+                      clock::now(self) + write_timeout, false);
       });
     return;
   }
-  auto finish = [=]() mutable {
-    write(self, store::encode_batch({store::put_node{node, version}}),
-          deliver_to(rp));
-  };
-  if (!st.config.is_member(target)) {
-    finish();
-    return;
-  }
-  self->request(st.member, write_timeout, atom::remove_v, target)
-    .then([=](const raft::outcome& out) mutable {
-      if (!out.ok) {
-        rp.deliver(error_reply(errc::unavailable,
-                               fmt::format("cannot remove {} from Raft: {}",
-                                           node.hostname, out.error)));
-        return;
-      }
-      finish();
-    });
+  // The store first: once the node is a worker there, the leader takes it
+  // out of Raft's configuration (see on_status), retrying while another
+  // configuration change is under way.
+  write(self, store::encode_batch({store::put_node{node, version}}),
+        deliver_to(rp));
 }
 
 caf::result<control_reply> handle(self_ptr self, const control_request& req) {
@@ -137,7 +124,8 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
     return error_reply(errc::unavailable,
                        "the swarm is still being set up; try again");
   if (is_service_request(root.which())) {
-    auto a = handle_service_request(st.db(), root, now_nanos(), new_object_id);
+    auto a = handle_service_request(st.db(), root, clock::unix_nanos(self),
+                                    new_object_id);
     if (a.reply)
       return std::move(*a.reply);
     auto rp = self->make_response_promise<control_reply>();
@@ -248,7 +236,7 @@ caf::result<control_reply> handle(self_ptr self, const control_request& req) {
                          fmt::format("invalid role '{}': use worker or "
                                      "manager",
                                      role));
-    changed.updated_at_nanos = now_nanos();
+    changed.updated_at_nanos = clock::unix_nanos(self);
     auto rp = self->make_response_promise<control_reply>();
     if (role == "worker" && changed.role == ca::node_role::manager) {
       // Demotion changes Raft's membership: only the leader does it.

@@ -34,7 +34,7 @@ void record_event(self_ptr self, event e) {
   if (!st.events)
     return;
   if (e.time_nanos == 0)
-    e.time_nanos = now_nanos();
+    e.time_nanos = clock::unix_nanos(self);
   st.events->record(std::move(e));
   serve_event_waiters(self);
 }

@@ -38,7 +38,7 @@ void forward(self_ptr self, const control_request& request, reply_handler done,
   if (leader.empty() || leader == self->state.cfg.node_id) {
     if (may_wait) {
       forward_later(self, request, std::move(done),
-                    steady_clock::now() + leader_wait, catch_up);
+                    clock::now(self) + leader_wait, catch_up);
       return;
     }
     done(error_reply(errc::unavailable,

@@ -94,6 +94,30 @@ caf::result<write_verdict> on_write(self_ptr self, write_request& req) {
   return p->rp;
 }
 
+/// The Raft members the store's managers are.
+std::set<raft::node_id> manager_members(self_ptr self) {
+  std::set<raft::node_id> out;
+  for (const auto* n : self->state.db().nodes())
+    if (n->role == ca::node_role::manager)
+      out.insert(raft::member_id_of(n->id));
+  return out;
+}
+
+/// True while Raft's configuration differs from the store's managers: one
+/// is not a voter yet, or a member is no manager (demoted, or removed).
+bool membership_pending(self_ptr self) {
+  const auto& st = self->state;
+  auto managers = manager_members(self);
+  for (auto id : managers)
+    if (!st.config.is_voter(id))
+      return true;
+  for (const auto* list : {&st.config.voters, &st.config.learners})
+    for (auto id : *list)
+      if (id != st.self_member && managers.count(id) == 0)
+        return true;
+  return false;
+}
+
 void on_status(self_ptr self, const raft::status& s) {
   auto& st = self->state;
   bool was_leading = st.leading;
@@ -105,7 +129,7 @@ void on_status(self_ptr self, const raft::status& s) {
   if (st.leading && !was_leading) {
     log::info(who, "this manager leads the swarm (term {})", s.term);
     st.events = std::make_unique<event_log>(
-      fmt::format("{}:{}", st.cfg.node_id, now_nanos()));
+      fmt::format("{}:{}", st.cfg.node_id, clock::unix_nanos(self)));
     start_leader_actors(self);
   } else if (!st.leading && was_leading) {
     log::info(who, "this manager no longer leads the swarm");
@@ -135,7 +159,7 @@ void on_status(self_ptr self, const raft::status& s) {
       if (n->role == ca::node_role::manager && n->id != st.cfg.node_id) {
         auto worker = *n;
         worker.role = ca::node_role::worker;
-        worker.updated_at_nanos = now_nanos();
+        worker.updated_at_nanos = clock::unix_nanos(self);
         demotions.push_back(store::put_node{worker, n->version});
       }
     if (!demotions.empty())
@@ -152,11 +176,12 @@ void on_status(self_ptr self, const raft::status& s) {
               });
     return; // membership settles before learners are added
   }
-  // Managers in the store join Raft as learners, then become voters.
-  for (const auto* n : st.db().nodes()) {
-    if (n->role != ca::node_role::manager)
-      continue;
-    auto id = raft::member_id_of(n->id);
+  // Raft's configuration follows the store: its managers join as learners
+  // and become voters once caught up; members that are managers no longer
+  // (demoted) leave. One change at a time: Raft refuses the next while one
+  // is not committed, and the tick asks again while any differs.
+  auto managers = manager_members(self);
+  for (auto id : managers) {
     if (!s.config.is_member(id)) {
       self->request(st.member, write_timeout, atom::add_learner_v, id)
         .then([](const raft::outcome&) {});
@@ -165,6 +190,23 @@ void on_status(self_ptr self, const raft::status& s) {
         .then([](const raft::outcome&) {});
     }
   }
+  // A member leaves only once the store is as new as the log: a leader
+  // elected a moment ago may not have applied the entry that made a joining
+  // node a manager, while its configuration (taken from the log) already
+  // holds it.
+  if (st.db().applied_index() < s.last_index)
+    return;
+  for (const auto* list : {&s.config.voters, &s.config.learners})
+    for (auto id : *list)
+      if (id != st.self_member && managers.count(id) == 0)
+        self->request(st.member, write_timeout, atom::remove_v, id)
+          .then([id](const raft::outcome& out) {
+            if (out.ok)
+              log::info(who,
+                        "member {:016x} left Raft: it is no longer a "
+                        "manager",
+                        id);
+          });
 }
 
 caf::behavior manager(self_ptr self, manager_config cfg,
@@ -211,6 +253,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       refresh_managers(self);
       release_held_replies(self);
     },
+    [=](atom::status, const raft::status& s) { on_status(self, s); },
     [=](atom::write, write_request& req) { return on_write(self, req); },
     [=](atom::caught_up, uint64_t id) {
       auto& st = self->state;
@@ -232,7 +275,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       auto& st = self->state;
       auto leader = leader_node(self);
       bool known = !leader.empty() && leader != st.cfg.node_id;
-      auto now = std::chrono::steady_clock::now();
+      auto now = clock::now(self);
       auto pending = std::move(st.pending_forwards);
       st.pending_forwards.clear();
       for (auto& p : pending) {
@@ -265,9 +308,11 @@ caf::behavior manager(self_ptr self, manager_config cfg,
         st.trimmed_at = st.applied_bytes;
         malloc_trim(0);
       }
-      // One status request at a time: a member busy for seconds (saving a
-      // large snapshot) is not asked fifty times over.
-      if (!st.asking_status) {
+      // The member tells this manager of leadership changes itself; only
+      // while managers of the store are not yet voters (a learner is
+      // promoted once it has caught up) does the leader ask again, one
+      // request at a time.
+      if (st.leading && !st.asking_status && membership_pending(self)) {
         st.asking_status = true;
         self->request(self->state.member, seconds{5}, atom::status_v)
           .then(
@@ -339,7 +384,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
           failure{errc::unsupported, "the manager does not handle this"});
       }
     },
-    [=](atom::status) {
+    [=](atom::status) -> caf::result<manager_info> {
       auto& st = self->state;
       manager_info info;
       if (const auto* c = st.db().cluster()) {
@@ -363,7 +408,17 @@ caf::behavior manager(self_ptr self, manager_config cfg,
           info.manager_addrs.push_back(n->addr);
         }
       }
-      return info;
+      // The commit index moves with every write: ask the member for it.
+      auto rp = self->make_response_promise<manager_info>();
+      self->request(st.member, seconds{2}, atom::status_v)
+        .then(
+          [=](const raft::status& s) mutable {
+            info.term = s.term;
+            info.commit = s.commit;
+            rp.deliver(info);
+          },
+          [=](caf::error&) mutable { rp.deliver(info); });
+      return rp;
     },
   };
 }

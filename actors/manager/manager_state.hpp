@@ -8,6 +8,7 @@
 #include "actors/dispatcher/dispatcher.hpp"
 #include "actors/dispatcher/heartbeats.hpp"
 #include "actors/events/store_events.hpp"
+#include "actors/logging/clock.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/manager/manager.hpp"
@@ -53,11 +54,6 @@ constexpr uint64_t trim_every_bytes = 4 << 20;
 
 /// How long a forwarded request or a proposal may take.
 constexpr auto write_timeout = seconds{10};
-
-inline int64_t now_nanos() {
-  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
 
 inline control_reply error_reply(errc code, std::string message) {
   return make_error_reply(failure{code, std::move(message)});

@@ -48,7 +48,9 @@ using stop_signal_ptr = std::shared_ptr<const stop_signal>;
 
 /// The clients being served, so that a full server can make room for a new
 /// client by dropping the one that has waited the longest without asking
-/// anything. Shared by the listener and the sessions.
+/// anything. Shared by the listener and the sessions. Those block in poll()
+/// with real timeouts, so idleness is measured on the steady clock, not the
+/// actor clock (see logging/clock.hpp).
 class session_table {
  public:
   uint64_t add(int fd) {

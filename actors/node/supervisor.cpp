@@ -1,5 +1,6 @@
 #include "actors/node/supervisor.hpp"
 
+#include "actors/logging/clock.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/manager/manager.hpp"
 #include "actors/node/control_server.hpp"
@@ -116,7 +117,7 @@ void await_cluster(supervisor_self self,
       [=](const controlapi::manager_info& mi) mutable {
         if (!mi.cluster_id.empty()) {
           rp.deliver(reply());
-        } else if (steady_clock::now() > deadline) {
+        } else if (clock::now(self) > deadline) {
           rp.deliver(error_reply(errc::timeout,
                                  "the swarm's state did not reach this "
                                  "manager within 20 s; see the node's log"));
@@ -140,7 +141,7 @@ void await_leadership(supervisor_self self,
                       std::string advertise,
                       steady_clock::time_point deadline) {
   auto retry = [=]() mutable {
-    if (steady_clock::now() > deadline) {
+    if (clock::now(self) > deadline) {
       rp.deliver(error_reply(errc::timeout,
                              "this manager did not take the lead within 20 s; "
                              "see the node's log"));
@@ -187,7 +188,7 @@ caf::result<control_reply> force_new_cluster(supervisor_self self) {
   restart_member(self, **m, 0, true);
   auto rp = self->make_response_promise<control_reply>();
   await_leadership(self, rp, (*m)->advertise_addr,
-                   steady_clock::now() + seconds{20});
+                   clock::now(self) + seconds{20});
   return rp;
 }
 
@@ -217,16 +218,16 @@ caf::result<control_reply> swarm_init(supervisor_self self,
   opts.dispatcher_heartbeat_nanos = r.getDispatcherHeartbeatNanos();
   opts.cert_expiry_nanos = r.getCertExpiryNanos();
   opts.snapshot_interval = r.getSnapshotInterval();
-  auto seed = seed_swarm(st.node, *st.identity, opts);
+  auto seed = seed_swarm(st.node, *st.identity, opts, clock::wall(self));
   if (!seed)
     return make_error_reply(seed.error());
   const auto& dir = st.node.config.data_dir;
   if (auto cleared = clear_membership(dir); !cleared)
     return make_error_reply(cleared.error());
   auto files = seed->files;
-  auto rt
-    = start_member(self->system(), st.node, *st.identity, files,
-                   caf::actor_cast<caf::actor>(self), seed->init_batch, true);
+  auto rt = start_member(self->system(), st.node, *st.identity, files,
+                         caf::actor_cast<caf::actor>(self), clock::wall(self),
+                         seed->init_batch, true);
   if (!rt)
     return make_error_reply(rt.error());
   if (auto saved = save_membership(dir, files); !saved) {
@@ -248,7 +249,7 @@ caf::result<control_reply> swarm_init(supervisor_self self,
     out.setAdvertiseAddr(seed.files.advertise_addr);
     return control_reply::from(b);
   };
-  await_cluster(self, rp, reply, steady_clock::now() + seconds{20});
+  await_cluster(self, rp, reply, clock::now(self) + seconds{20});
   return rp;
 }
 
@@ -336,7 +337,7 @@ finish_join(supervisor_self self, const std::string& error,
   if (auto cleared = clear_membership(dir); !cleared)
     return make_error_reply(cleared.error());
   auto rt = start_member(self->system(), st.node, *st.identity, m,
-                         caf::actor_cast<caf::actor>(self));
+                         caf::actor_cast<caf::actor>(self), clock::wall(self));
   if (!rt)
     return make_error_reply(rt.error());
   if (auto saved = save_membership(dir, m); !saved) {
@@ -357,7 +358,7 @@ finish_join(supervisor_self self, const std::string& error,
   if (!rt->manager)
     return reply();
   auto rp = self->make_response_promise<control_reply>();
-  await_cluster(self, rp, reply, steady_clock::now() + seconds{20});
+  await_cluster(self, rp, reply, clock::now(self) + seconds{20});
   return rp;
 }
 
@@ -467,8 +468,8 @@ void restart_member(supervisor_self self, membership m, int attempt,
                     bool force_new_cluster) {
   auto& st = self->state;
   auto rt = start_member(self->system(), st.node, *st.identity, m,
-                         caf::actor_cast<caf::actor>(self), {}, false,
-                         force_new_cluster);
+                         caf::actor_cast<caf::actor>(self), clock::wall(self),
+                         {}, false, force_new_cluster);
   if (!rt) {
     if (attempt < 50) {
       st.pending_polls.push_back(
@@ -497,7 +498,7 @@ void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
   }
   ca::certificate_policy policy;
   policy.ca_key = (*m)->ca_key;
-  policy.now = system_clock::now();
+  policy.now = clock::wall(self);
   auto fields = ca::verify_certificate(cert.data(), cert.size(), policy);
   if (!fields || fields->node_id != st.node.node_id
       || fields->node_key != st.identity->public_part) {
@@ -573,8 +574,9 @@ supervisor(supervisor_self self, node_state state, int control_fd,
     if (!m) {
       log::error("node", "{}", m.error().message);
     } else if (*m) {
-      auto rt = start_member(self->system(), st.node, *st.identity, **m,
-                             caf::actor_cast<caf::actor>(self));
+      auto rt
+        = start_member(self->system(), st.node, *st.identity, **m,
+                       caf::actor_cast<caf::actor>(self), clock::wall(self));
       if (!rt) {
         log::error("node", "cannot resume the swarm membership: {}",
                    rt.error().message);

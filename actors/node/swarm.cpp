@@ -25,11 +25,6 @@ namespace {
 using namespace std::chrono;
 constexpr std::string_view who = "node";
 
-int64_t now_nanos() {
-  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch())
-    .count();
-}
-
 std::string random_id() {
   static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string id(25, '0');
@@ -65,7 +60,8 @@ void member_runtime::stop() {
 
 result<swarm_seed> seed_swarm(const node_state& node,
                               const ca::keypair& identity,
-                              const init_options& opts) {
+                              const init_options& opts,
+                              system_clock::time_point now) {
   auto advertise = opts.advertise_addr.empty()
                      ? node.config.advertise_addr.to_string()
                      : opts.advertise_addr;
@@ -90,13 +86,14 @@ result<swarm_seed> seed_swarm(const node_state& node,
   auto ca_auth
     = ca::authority::create(duration_cast<seconds>(spec.cert_expiry));
   auto cert = ca_auth.issue(node.node_id, ca::node_role::manager,
-                            identity.public_part, system_clock::now());
+                            identity.public_part, now);
   if (!cert)
     return std::move(cert).error();
 
   store::cluster_object cluster;
   cluster.id = random_id();
-  cluster.created_at_nanos = now_nanos();
+  cluster.created_at_nanos
+    = duration_cast<nanoseconds>(now.time_since_epoch()).count();
   cluster.spec = spec;
   cluster.ca_secret_key = ca_auth.key().secret_part;
   cluster.worker_token = ca_auth.token(ca::node_role::worker).to_string();
@@ -127,15 +124,13 @@ result<swarm_seed> seed_swarm(const node_state& node,
   return seed;
 }
 
-result<member_runtime> start_member(caf::actor_system& sys,
-                                    const node_state& node,
-                                    const ca::keypair& identity,
-                                    const membership& m, caf::actor supervisor,
-                                    std::vector<uint8_t> init_batch,
-                                    bool bootstrap, bool force_new_cluster) {
+result<member_runtime> start_member(
+  caf::actor_system& sys, const node_state& node, const ca::keypair& identity,
+  const membership& m, caf::actor supervisor, system_clock::time_point now,
+  std::vector<uint8_t> init_batch, bool bootstrap, bool force_new_cluster) {
   ca::certificate_policy policy;
   policy.ca_key = m.ca_key;
-  policy.now = system_clock::now();
+  policy.now = now;
   auto fields = ca::verify_certificate(m.certificate.data(),
                                        m.certificate.size(), policy);
   if (!fields)

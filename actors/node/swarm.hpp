@@ -4,6 +4,7 @@
 #include "actors/node/membership.hpp"
 #include "actors/node/node_state.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,12 +32,14 @@ struct member_runtime {
 /// `bootstrap` writes the founding Raft configuration (this node alone)
 /// into a new log.
 /// `supervisor` hears (certify, certificate) when the swarm changes the
-/// node's role.
+/// node's role. `now` (the wall time by the supervisor's actor clock) is
+/// when the node's certificate is checked.
 result<member_runtime>
 start_member(caf::actor_system& sys, const node_state& node,
              const ca::keypair& identity, const membership& m,
-             caf::actor supervisor, std::vector<uint8_t> init_batch = {},
-             bool bootstrap = false, bool force_new_cluster = false);
+             caf::actor supervisor, std::chrono::system_clock::time_point now,
+             std::vector<uint8_t> init_batch = {}, bool bootstrap = false,
+             bool force_new_cluster = false);
 
 /// What `swarm init` creates: the CA, the membership files of this node and
 /// the first store batch (the cluster object and this node). Pure apart
@@ -57,8 +60,10 @@ struct init_options {
   uint64_t snapshot_interval = 0; ///< 0: the default
 };
 
+/// `now` is the wall time by the node's actor clock (see logging/clock.hpp).
 result<swarm_seed> seed_swarm(const node_state& node,
                               const ca::keypair& identity,
-                              const init_options& opts);
+                              const init_options& opts,
+                              std::chrono::system_clock::time_point now);
 
 } // namespace skep::node

@@ -1,9 +1,11 @@
 #include "actors/raft/raft_actor.hpp"
 
+#include "actors/logging/clock.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/raft/sqlite_storage.hpp"
 
 #include <map>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -39,6 +41,19 @@ struct raft_state {
   /// The term in storage: a leader's messages of this term may leave before
   /// a sync, those of a term not yet stored may not.
   term_t stored_term = 0;
+  /// What the sink was last told (see apply_sink): role, term, leader and
+  /// configuration.
+  struct told_status {
+    raft::role role = raft::role::follower;
+    term_t term = 0;
+    node_id leader = 0;
+    configuration config;
+    bool operator==(const told_status& o) const {
+      return role == o.role && term == o.term && leader == o.leader
+             && config == o.config;
+    }
+  };
+  std::optional<told_status> told;
   /// When the last tick ran: a late tick means the thread was busy.
   std::chrono::steady_clock::time_point last_tick{};
   std::string who;
@@ -96,6 +111,36 @@ bool sent_before_sync(const message& msg, term_t stored_term) {
 
 /// Persists, sends and applies everything the core has ready. Storage
 /// failures end the member: Raft cannot go on without its log.
+status status_of(raft_self self) {
+  const auto& m = *self->state.member;
+  status out;
+  out.id = m.id();
+  out.role = m.role();
+  out.term = m.term();
+  out.leader = m.leader();
+  out.commit = m.commit_index();
+  out.applied = self->state.applied;
+  out.last_index = m.last_index();
+  out.config = m.configuration();
+  out.chain_fault = m.chain_fault().value_or("");
+  out.first_index = self->state.storage->first_index();
+  out.snapshot_index = self->state.snapshot_index;
+  return out;
+}
+
+/// Tells the sink the member's status when its role, term, leader or
+/// configuration changed since it was last told.
+void tell_status(raft_self self) {
+  auto& st = self->state;
+  const auto& m = *st.member;
+  raft_state::told_status now{m.role(), m.term(), m.leader(),
+                              m.configuration()};
+  if (st.told && *st.told == now)
+    return;
+  st.told = now;
+  self->send(st.sink, atom::status_v, status_of(self));
+}
+
 void drain(raft_self self) {
   auto& st = self->state;
   try {
@@ -115,12 +160,12 @@ void drain(raft_self self) {
         else
           after_sync.push_back(std::move(msg));
       }
-      auto persist_start = std::chrono::steady_clock::now();
+      auto persist_start = clock::now(self);
       st.storage->append(rd.entries);
       if (rd.state)
         st.storage->save_hard_state(*rd.state);
       st.storage->sync();
-      auto persisted = std::chrono::steady_clock::now() - persist_start;
+      auto persisted = clock::now(self) - persist_start;
       if (persisted > slow_persist)
         log::warn(
           st.who, "persisting {} entries took {} ms (slow disk?)",
@@ -177,6 +222,7 @@ void drain(raft_self self) {
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
     return;
   }
+  tell_status(self);
   // Serve reads the sink has caught up with.
   while (!st.ready_reads.empty()
          && st.ready_reads.begin()->first <= st.applied) {
@@ -275,6 +321,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
                  "vote or lead until its storage is repaired",
                  *fault);
     self->delayed_send(self, st.tick, atom::tick_v);
+    tell_status(self);
   }
   return {
     [self](message& msg) {
@@ -326,22 +373,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
         return failed(result.err());
       return outcome{true, 0, *result, {}};
     },
-    [self](atom::status) {
-      const auto& m = *self->state.member;
-      status out;
-      out.id = m.id();
-      out.role = m.role();
-      out.term = m.term();
-      out.leader = m.leader();
-      out.commit = m.commit_index();
-      out.applied = self->state.applied;
-      out.last_index = m.last_index();
-      out.config = m.configuration();
-      out.chain_fault = m.chain_fault().value_or("");
-      out.first_index = self->state.storage->first_index();
-      out.snapshot_index = self->state.snapshot_index;
-      return out;
-    },
+    [self](atom::status) { return status_of(self); },
     [self](atom::verify) -> outcome {
       auto report = self->state.member->verify_log();
       if (report.ok())
@@ -355,7 +387,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
     },
     [self](atom::tick) {
       auto& st = self->state;
-      auto now = std::chrono::steady_clock::now();
+      auto now = clock::now(self);
       if (st.last_tick != std::chrono::steady_clock::time_point{}
           && now - st.last_tick > 5 * st.tick)
         log::warn(st.who,

@@ -45,10 +45,13 @@ using raft_outbox = caf::typed_actor<caf::reacts_to<message>>;
 
 /// Where committed entries go, in index order: the replicated state machine.
 /// A snapshot replaces the whole state; the entries handed after it follow
-/// its index.
+/// its index. The sink is also told the member's status once at start and
+/// whenever its role, term, leader or configuration changes, so it learns of
+/// leadership changes without asking.
 using apply_sink
   = caf::typed_actor<caf::reacts_to<atom::apply, std::vector<entry>>,
-                     caf::reacts_to<atom::restore, snapshot>>;
+                     caf::reacts_to<atom::restore, snapshot>,
+                     caf::reacts_to<atom::status, status>>;
 
 /// One Raft member. It owns the core, its storage and its ticks; it persists
 /// every ready batch (one sync per batch: group commit) before sending its

@@ -2,6 +2,7 @@
 
 #include "actors/events/event_log.hpp"
 #include "actors/events/store_events.hpp"
+#include "actors/logging/clock.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/reconciler/reconcile.hpp"
@@ -37,10 +38,6 @@ struct reconciler_state {
   std::set<std::string> waits; ///< reasons not to act, as last logged
   std::vector<decision> waiting; ///< the same, for the console's inspect
   uint64_t writes = 0;           ///< batches proposed since it started
-  /// The wall clock at start and the actor clock then: now() follows the
-  /// actor clock (virtual time in tests) from the wall clock's start.
-  int64_t wall_at_start = 0;
-  caf::actor_clock::time_point clock_at_start;
   static inline const char* name = "reconciler";
 };
 
@@ -58,10 +55,7 @@ struct decided {
 
 /// Unix nanoseconds, moving with the actor's clock.
 int64_t now_nanos(self_ptr self) {
-  auto& st = self->state;
-  return st.wall_at_start
-         + duration_cast<nanoseconds>(self->clock().now() - st.clock_at_start)
-             .count();
+  return clock::unix_nanos(self);
 }
 
 decided decide(const store::store& db, const std::string& service_id,
@@ -103,7 +97,7 @@ bool acts(const decision& d) {
 controlapi::event decision_event(self_ptr self, const decided& d,
                                  const std::vector<decision>& which) {
   controlapi::event e;
-  e.time_nanos = controlapi::unix_nanos();
+  e.time_nanos = clock::unix_nanos(self);
   e.type = "reconcile";
   std::set<std::string> actions;
   for (const auto& why : which)
@@ -283,8 +277,6 @@ caf::behavior reconciler(self_ptr self, controlapi::leader_link link,
   st.link = std::move(link);
   st.service_id = std::move(service_id);
   st.orchestrator = std::move(orchestrator);
-  st.wall_at_start = controlapi::unix_nanos();
-  st.clock_at_start = self->clock().now();
   self->send(self, atom::poke_v);
   return {
     [=](atom::poke) {

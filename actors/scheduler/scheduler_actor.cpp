@@ -1,5 +1,6 @@
 #include "actors/scheduler/scheduler_actor.hpp"
 
+#include "actors/logging/clock.hpp"
 #include "actors/logging/failed_requests.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/scheduler/placement.hpp"
@@ -71,7 +72,7 @@ struct pass {
   bool more = false;
 };
 
-pass decide(const store::store& db) {
+pass decide(const store::store& db, int64_t now) {
   placer p;
   for (const auto* n : db.nodes())
     p.set_node(*n, n->capacity);
@@ -97,7 +98,6 @@ pass decide(const store::store& db) {
   auto& actions = out.actions;
   if (pending.empty())
     return out;
-  auto now = controlapi::unix_nanos();
   auto decided = p.place(pending, [&](const std::string& id) {
     const auto* s = db.service(id);
     return s ? &s->spec : nullptr;
@@ -131,9 +131,10 @@ pass decide(const store::store& db) {
 }
 
 /// The event of one batch: decisions [from, to) of the pass.
-controlapi::event schedule_event(const pass& p, size_t from, size_t to) {
+controlapi::event schedule_event(const pass& p, size_t from, size_t to,
+                                 int64_t now) {
   controlapi::event e;
-  e.time_nanos = controlapi::unix_nanos();
+  e.time_nanos = now;
   e.type = "schedule";
   std::set<std::string> actions;
   std::set<std::string> services;
@@ -159,22 +160,24 @@ void run(self_ptr self) {
     st.again = true;
     return;
   }
-  auto start = steady_clock::now();
-  auto decided = st.link.db->read(decide);
+  auto start = clock::now(self);
+  auto now = clock::unix_nanos(self);
+  auto decided = st.link.db->read(
+    [now](const store::store& db) { return decide(db, now); });
   auto& actions = decided.actions;
   if (actions.empty())
     return;
   if (decided.more)
     st.again = true; // the next batch, once this one is applied
   log::debug(who, "{} decisions in {} µs", actions.size(),
-             duration_cast<microseconds>(steady_clock::now() - start).count());
+             duration_cast<microseconds>(clock::now(self) - start).count());
   for (size_t i = 0; i < actions.size(); i += max_batch_actions) {
     auto end = std::min(actions.size(), i + max_batch_actions);
     controlapi::write_request req{
       {std::make_move_iterator(actions.begin() + static_cast<ptrdiff_t>(i)),
        std::make_move_iterator(actions.begin() + static_cast<ptrdiff_t>(end))},
       "scheduler",
-      schedule_event(decided, i, end)};
+      schedule_event(decided, i, end, now)};
     ++st.in_flight;
     ++st.batches;
     for (const auto& a : req.actions)

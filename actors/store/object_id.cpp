@@ -1,7 +1,5 @@
 #include "actors/store/object_id.hpp"
 
-#include <chrono>
-
 #include <sodium.h>
 
 namespace skep::controlapi {
@@ -12,12 +10,6 @@ std::string new_object_id() {
   for (auto& c : id)
     c = alphabet[randombytes_uniform(36)];
   return id;
-}
-
-int64_t unix_nanos() {
-  using namespace std::chrono;
-  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch())
-    .count();
 }
 
 } // namespace skep::controlapi

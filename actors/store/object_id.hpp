@@ -8,7 +8,4 @@ namespace skep::controlapi {
 /// as Swarm's ids look.
 std::string new_object_id();
 
-/// Unix time in nanoseconds.
-int64_t unix_nanos();
-
 } // namespace skep::controlapi

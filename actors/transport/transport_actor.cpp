@@ -1,5 +1,13 @@
+// The transport actor, one CAF broker per node. It is longer than Skep's
+// other files for a reason: listening, dialing with backoff, the sessions'
+// handshakes and sealed frames, remote calls with their timeouts, role
+// checks and fault injection all act on the same connection table and run
+// on the broker's thread, so they share this file's state rather than pass
+// it between actors.
+
 #include "actors/transport/transport_actor.hpp"
 
+#include "actors/logging/clock.hpp"
 #include "actors/logging/log.hpp"
 #include "actors/transport/session.hpp"
 #include "actors/transport/tcp.hpp"
@@ -139,7 +147,7 @@ session::options session_options(self_ptr self, side role,
   o.handshake.identity = st.cfg.identity.get();
   o.handshake.certificate = st.cfg.certificate;
   o.handshake.policy.ca_key = st.cfg.ca_key;
-  o.handshake.policy.now = system_clock::now();
+  o.handshake.policy.now = clock::wall(self);
   o.handshake.policy.revoked = &st.revoked;
   o.handshake.expected_peer = std::move(expected);
   if (role == side::server)

@@ -9,6 +9,7 @@
 #include "tests/support/fake_manager.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -20,6 +21,15 @@
 #include <caf/send.hpp>
 
 namespace skep::test {
+
+/// The system clock as Unix nanoseconds, for objects a test writes; the
+/// actors stamp theirs by their actor clock (logging/clock.hpp), which
+/// starts from the system clock too.
+inline int64_t unix_nanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 /// A swarm with valid keys and tokens.
 inline store::cluster_object make_cluster() {
@@ -55,7 +65,7 @@ inline store::service_object make_service(const std::string& id,
   s.spec.container.image = "busybox";
   s.spec.container.args = {"sleep", "1000"};
   s.spec.replicas = replicas;
-  s.created_at_nanos = controlapi::unix_nanos();
+  s.created_at_nanos = unix_nanos();
   s.updated_at_nanos = s.created_at_nanos;
   return s;
 }
@@ -79,9 +89,9 @@ inline std::vector<store::action> placed_task(const std::string& id,
 }
 
 /// A status as a worker reports it.
-inline store::task_status
-status_of(store::task_state state, std::string message,
-          int64_t at_nanos = controlapi::unix_nanos()) {
+inline store::task_status status_of(store::task_state state,
+                                    std::string message,
+                                    int64_t at_nanos = unix_nanos()) {
   store::task_status s;
   s.state = state;
   s.at_nanos = at_nanos;

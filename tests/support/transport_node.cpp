@@ -132,6 +132,7 @@ raft::apply_sink::behavior_type counting_sink(raft::apply_sink::pointer,
   return {
     [](atom::apply, const std::vector<raft::entry>&) {},
     [](atom::restore, const raft::snapshot&) {},
+    [](atom::status, const raft::status&) {},
   };
 }
 

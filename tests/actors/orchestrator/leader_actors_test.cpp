@@ -126,7 +126,7 @@ TEST_F(LeaderActors, TaskThatFailedLongAgoIsReplacedInItsSlotAtOnce) {
   ASSERT_EQ(before.size(), 6u);
   auto victim = before[2]; // slot 3
   auto failed = status_of(task_state::failed, "task failed",
-                          controlapi::unix_nanos() - 60'000'000'000);
+                          test::unix_nanos() - 60'000'000'000);
   failed.exit_code = 1;
   ASSERT_TRUE(write({store::set_task_status{victim.id, failed}}).ok);
 
@@ -153,7 +153,7 @@ TEST_F(LeaderActors, TasksOfADownNodeAreReplacedOnTheOtherNodes) {
 
   ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
                                             "heartbeat failure",
-                                            controlapi::unix_nanos()}})
+                                            test::unix_nanos()}})
                 .ok);
 
   for (const auto& id : on_b)
@@ -196,7 +196,7 @@ TEST_F(LeaderActors, DecisionsOfADownNodeAreRecordedAsEvents) {
   m->events.clear();
   ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
                                             "heartbeat failure",
-                                            controlapi::unix_nanos()}})
+                                            test::unix_nanos()}})
                 .ok);
   auto moved = of("reconcile", "shutdown");
   ASSERT_EQ(moved.size(), 1u) << m->events.size();
@@ -676,7 +676,7 @@ TEST_F(DispatcherTest, ReportIsAnsweredWithAnErrorWhenTheWriteIsRefused) {
 
 TEST_F(DispatcherTest, AHeartbeatMarksTheNodeReadyAndTellsThePeriod) {
   ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
-                                            "gone", controlapi::unix_nanos()}})
+                                            "gone", test::unix_nanos()}})
                 .ok);
   auto reply = beat("node-b");
   ASSERT_TRUE(reply);

@@ -52,6 +52,8 @@ struct applied_log {
   int restores = 0;
   /// Entries handed before the latest restore.
   std::size_t entries_before_restore = 0;
+  /// Statuses the member told, in order.
+  std::vector<status> statuses;
 };
 
 inline apply_sink::behavior_type recorder(apply_sink::pointer,
@@ -66,6 +68,7 @@ inline apply_sink::behavior_type recorder(apply_sink::pointer,
       ++log->restores;
       log->entries_before_restore = log->entries.size();
     },
+    [log](atom::status, status& s) { log->statuses.push_back(std::move(s)); },
   };
 }
 

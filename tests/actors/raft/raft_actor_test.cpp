@@ -107,6 +107,37 @@ TEST_F(RaftActor, IsolatedLeaderIsReplacedAndItsUncommittedProposalFails) {
             (std::vector<std::string>{"kept"}));
 }
 
+TEST_F(RaftActor, TheSinkIsToldEachLeadershipChangeWithoutAsking) {
+  start_cluster({1, 2, 3});
+  auto old_leader = await_leader();
+  ASSERT_NE(old_leader, 0u);
+  // Each member told its sink at start, and again once it knew the leader.
+  for (node_id id : {1, 2, 3}) {
+    const auto& told = applied.at(id)->statuses;
+    ASSERT_GE(told.size(), 2u) << "member " << id;
+    EXPECT_EQ(told.front().leader, 0u) << "member " << id;
+    EXPECT_EQ(told.back().leader, old_leader) << "member " << id;
+    EXPECT_EQ(told.back().role,
+              id == old_leader ? role::leader : role::follower);
+  }
+  // Quiet ticks change nothing: nothing more is told.
+  auto before = applied.at(old_leader)->statuses.size();
+  advance(2s);
+  EXPECT_EQ(applied.at(old_leader)->statuses.size(), before);
+  // A new leader: the survivors are told the new term and leader, at once.
+  net->isolated.insert(old_leader);
+  auto new_leader = await_leader();
+  ASSERT_NE(new_leader, 0u);
+  ASSERT_NE(new_leader, old_leader);
+  for (node_id id : {1, 2, 3}) {
+    if (id == old_leader)
+      continue;
+    const auto& last = applied.at(id)->statuses.back();
+    EXPECT_EQ(last.leader, new_leader) << "member " << id;
+    EXPECT_EQ(last.term, status_of(id).term) << "member " << id;
+  }
+}
+
 TEST_F(RaftActor, StorageFailureStopsTheMemberAndFailsItsRequests) {
   auto fail = std::make_shared<bool>(false);
   auto storage = std::make_unique<failing_storage>(fail);
