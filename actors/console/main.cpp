@@ -1,11 +1,11 @@
 // skep: the Skep client. Talks to a node's control socket.
 
 #include "actors/console/commands/console_cmd.hpp"
-#include "actors/console/control_client.hpp"
 #include "actors/console/commands/events_cmd.hpp"
-#include "actors/console/formats/info_format.hpp"
 #include "actors/console/commands/logs_cmd.hpp"
 #include "actors/console/commands/service_cmd.hpp"
+#include "actors/console/control_client.hpp"
+#include "actors/console/formats/info_format.hpp"
 #include "actors/console/formats/swarm_format.hpp"
 #include "actors/store/cluster_settings.hpp"
 #include "config/units.hpp"

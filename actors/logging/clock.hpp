@@ -18,9 +18,10 @@ namespace skep::clock {
 /// Now on the actor clock: for deadlines, timeouts and durations.
 std::chrono::steady_clock::time_point now(const caf::local_actor* self);
 
-/// The wall clock as the actor clock moves it: the system clock when the
-/// actor system first asked, plus the actor clock's time since. For
-/// timestamps (created, updated, events) and certificate validity.
+/// The wall clock as the actor clock moves it: the system clock, or under
+/// the test coordinator the system clock when a test first asked plus the
+/// virtual time since. For timestamps (created, updated, events) and
+/// certificate validity.
 std::chrono::system_clock::time_point wall(const caf::local_actor* self);
 
 /// wall() as Unix nanoseconds, as the store and the event log keep time.

@@ -151,10 +151,10 @@ TEST_F(LeaderActors, TasksOfADownNodeAreReplacedOnTheOtherNodes) {
       on_b.insert(t.id);
   ASSERT_EQ(on_b.size(), 2u);
 
-  ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
-                                            "heartbeat failure",
-                                            test::unix_nanos()}})
-                .ok);
+  ASSERT_TRUE(
+    write({store::set_node_status{"node-b", store::node_status::down,
+                                  "heartbeat failure", test::unix_nanos()}})
+      .ok);
 
   for (const auto& id : on_b)
     EXPECT_EQ(task(id).desired_state, task_state::shutdown) << id;
@@ -194,10 +194,10 @@ TEST_F(LeaderActors, DecisionsOfADownNodeAreRecordedAsEvents) {
   EXPECT_EQ(placements, 6u);
 
   m->events.clear();
-  ASSERT_TRUE(write({store::set_node_status{"node-b", store::node_status::down,
-                                            "heartbeat failure",
-                                            test::unix_nanos()}})
-                .ok);
+  ASSERT_TRUE(
+    write({store::set_node_status{"node-b", store::node_status::down,
+                                  "heartbeat failure", test::unix_nanos()}})
+      .ok);
   auto moved = of("reconcile", "shutdown");
   ASSERT_EQ(moved.size(), 1u) << m->events.size();
   const auto& e = moved[0];
