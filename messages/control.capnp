@@ -203,6 +203,7 @@ struct SwarmInfo {
   heartbeatTicks @13 :UInt32;
   raftVoters @14 :UInt32;     # managers that vote
   raftLearners @15 :UInt32;   # managers still catching up
+  raftLongestTickGapNanos @16 :Int64;  # this manager's longest gap between two Raft ticks since it started
 }
 
 struct ServiceUpdate {

@@ -415,6 +415,8 @@ caf::behavior manager(self_ptr self, manager_config cfg,
           [=](const raft::status& s) mutable {
             info.term = s.term;
             info.commit = s.commit;
+            info.longest_tick_gap_nanos
+              = std::chrono::nanoseconds{s.longest_tick_gap}.count();
             rp.deliver(info);
           },
           [=](caf::error&) mutable { rp.deliver(info); });

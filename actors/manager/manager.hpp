@@ -53,6 +53,8 @@ struct manager_info {
   uint32_t heartbeat_ticks = 0;
   uint32_t voters = 0;   ///< Raft voters, as this manager knows them
   uint32_t learners = 0; ///< managers still catching up
+  /// The raft member's longest gap between two ticks since it started.
+  int64_t longest_tick_gap_nanos = 0;
 };
 
 /// A manager: the Raft member (over the transport), the replicated store it

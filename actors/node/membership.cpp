@@ -1,6 +1,7 @@
 #include "actors/node/membership.hpp"
 
 #include "actors/node/data_dir.hpp"
+#include "actors/raft/sqlite_storage.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -130,8 +131,10 @@ result<void> save_membership(const std::string& data_dir, const membership& m) {
 }
 
 result<void> clear_membership(const std::string& data_dir) {
-  for (auto name : {"swarm.state", "node.crt", "ca.pub", "raft.db",
-                    "raft.db-wal", "raft.db-shm"}) {
+  if (auto removed = raft::sqlite_storage::remove(data_dir + "/raft.db");
+      !removed)
+    return removed;
+  for (auto name : {"swarm.state", "node.crt", "ca.pub"}) {
     auto path = data_dir + "/" + name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return fail(errc::internal, fmt::format("cannot remove {}: {}", path,

@@ -4,6 +4,7 @@
 #include "actors/logging/log.hpp"
 #include "actors/manager/manager.hpp"
 #include "actors/node/control_server.hpp"
+#include "actors/raft/sqlite_storage.hpp"
 #include "actors/transport/join.hpp"
 #include "skep/build_info.hpp"
 
@@ -90,6 +91,7 @@ caf::result<control_reply> info(supervisor_self self,
       swarm.setHeartbeatTicks(mi->heartbeat_ticks);
       swarm.setRaftVoters(mi->voters);
       swarm.setRaftLearners(mi->learners);
+      swarm.setRaftLongestTickGapNanos(mi->longest_tick_gap_nanos);
     }
     return control_reply::from(b);
   };
@@ -368,8 +370,10 @@ control_reply forget_swarm(supervisor_self self) {
   if (st.member)
     st.member->stop();
   st.member.reset();
-  for (auto name : {"raft.db", "raft.db-wal", "raft.db-shm"})
-    ::unlink((st.node.config.data_dir + "/" + name).c_str());
+  if (auto removed
+      = raft::sqlite_storage::remove(st.node.config.data_dir + "/raft.db");
+      !removed)
+    return make_error_reply(removed.error());
   if (auto cleared = clear_membership(st.node.config.data_dir); !cleared)
     return make_error_reply(cleared.error());
   log::info("node", "left the swarm");
@@ -516,9 +520,12 @@ void change_role(supervisor_self self, const std::vector<uint8_t>& cert) {
   }
   st.member->stop();
   st.member.reset();
-  if (fields->role == ca::node_role::worker)
-    for (auto name : {"raft.db", "raft.db-wal", "raft.db-shm"})
-      ::unlink((st.node.config.data_dir + "/" + name).c_str());
+  if (fields->role == ca::node_role::worker) {
+    if (auto removed
+        = raft::sqlite_storage::remove(st.node.config.data_dir + "/raft.db");
+        !removed)
+      log::error("node", "{}", removed.error().message);
+  }
   if (auto saved = save_membership(st.node.config.data_dir, **m); !saved) {
     log::error("node", "{}", saved.error().message);
     return;

@@ -2,9 +2,26 @@
 
 #include "actors/raft/types.hpp"
 
+#include <functional>
 #include <optional>
+#include <string>
 
 namespace skep::raft {
+
+/// A snapshot written durably beside a storage but not yet its snapshot
+/// (see log_storage::stage_snapshot).
+struct staged_snapshot {
+  snapshot_meta meta;
+  std::uint64_t size = 0;
+  /// Where the data was written (a file name the storage knows), or empty
+  /// when the storage keeps `data` itself.
+  std::string file;
+  /// A checksum of the data, which the storage keeps with it.
+  bytes digest;
+  bytes data;
+  /// Why the data could not be written; the snapshot is then not staged.
+  std::string error;
+};
 
 /// Durable home of one member's hard state, log and latest snapshot.
 ///
@@ -66,6 +83,37 @@ class log_storage {
   /// the compaction point becomes the snapshot's index, term and hash.
   virtual void save_snapshot(const snapshot& snap) = 0;
 
+  /// The whole data of the latest snapshot, checked against what was
+  /// stored where the storage can (a storage_failure when it does not match).
+  virtual bytes snapshot_data() const {
+    return snapshot_chunk(0, snapshot_size());
+  }
+
+  /// Writing a large snapshot takes seconds, which a member cannot spend on
+  /// its own thread, so it stores one in two steps. stage_snapshot returns a
+  /// job, to be run once on any thread, that makes `snap`'s data durable
+  /// beside the storage without changing what the storage holds. The member
+  /// then hands the job's result to adopt_snapshot, which stores it as
+  /// save_snapshot would (durable at the next sync), or to
+  /// drop_staged_snapshot when it no longer wants it. A staged snapshot
+  /// neither adopted nor dropped is removed when the storage is opened again.
+  /// By default the job only holds on to the data.
+  virtual std::function<staged_snapshot()> stage_snapshot(snapshot snap) {
+    return [snap = std::move(snap)]() mutable {
+      staged_snapshot out;
+      out.meta = std::move(snap.meta);
+      out.size = snap.data.size();
+      out.data = std::move(snap.data);
+      return out;
+    };
+  }
+  virtual void adopt_snapshot(staged_snapshot staged) {
+    save_snapshot(snapshot{std::move(staged.meta), std::move(staged.data)});
+  }
+  virtual void drop_staged_snapshot(const staged_snapshot& staged) {
+    (void)staged;
+  }
+
   /// Drops entries with index <= through. Requires through <= the snapshot
   /// index and through <= last_index(); smaller values than the current
   /// compaction point are ignored.
@@ -79,6 +127,10 @@ class log_storage {
 /// entries before the snapshot index, so slow followers can still catch up
 /// from the log instead of needing the snapshot.
 void compact_keeping_tail(log_storage& storage, index_t tail);
+
+/// Where compact_keeping_tail would compact `storage` up to (0: nowhere), so
+/// a member can compact in steps of its own size.
+index_t compaction_point_keeping_tail(const log_storage& storage, index_t tail);
 
 /// Writes the initial membership of a brand-new cluster into an empty
 /// `storage` as a snapshot at index 0 and syncs it. Every founding member is

@@ -131,12 +131,18 @@ bool crash_storage::corrupt_payload(index_t index, const bytes& payload) {
   return durable_ok || working_ok;
 }
 
-void compact_keeping_tail(log_storage& storage, index_t tail) {
+index_t compaction_point_keeping_tail(const log_storage& storage,
+                                      index_t tail) {
   auto snap_index = storage.snapshot_metadata().index;
   auto through = std::min(snap_index, storage.last_index());
-  if (through <= tail)
-    return;
-  storage.compact(through - tail);
+  if (through <= tail || through - tail < storage.first_index())
+    return 0;
+  return through - tail;
+}
+
+void compact_keeping_tail(log_storage& storage, index_t tail) {
+  if (auto through = compaction_point_keeping_tail(storage, tail))
+    storage.compact(through);
 }
 
 void bootstrap(log_storage& storage, const configuration& founders) {

@@ -4,10 +4,15 @@
 #include "actors/logging/log.hpp"
 #include "actors/raft/sqlite_storage.hpp"
 
+#include <atomic>
 #include <map>
 #include <optional>
+#include <pthread.h>
+#include <thread>
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 #include <fmt/format.h>
@@ -27,6 +32,19 @@ struct raft_state {
   raft_outbox outbox;
   apply_sink sink;
   std::chrono::milliseconds tick{50};
+  /// Whether the member runs on a thread of its own (skepd) or on the actor
+  /// system's scheduler (the test coordinator, with virtual time).
+  bool own_thread = false;
+  /// A snapshot being written off this member's thread, and who asked.
+  struct staging_snapshot {
+    index_t index;
+    caf::typed_response_promise<outcome> promise;
+  };
+  std::optional<staging_snapshot> staging;
+  /// The thread that writes it (see take_snapshot).
+  std::thread stager;
+  /// The log is compacted up to here in steps (see compact_step).
+  index_t compact_through = 0;
   index_t snapshot_keep_entries = 500;
   /// Proposals by log index, answered when that index commits.
   std::map<index_t, pending_proposal> proposals;
@@ -56,6 +74,13 @@ struct raft_state {
   std::optional<told_status> told;
   /// When the last tick ran: a late tick means the thread was busy.
   std::chrono::steady_clock::time_point last_tick{};
+  std::chrono::milliseconds longest_tick_gap{0};
+  /// Since the last tick: drains run, time spent in them, longest persist.
+  struct since_tick_stats {
+    std::size_t drains = 0;
+    std::chrono::steady_clock::duration draining{};
+    std::chrono::steady_clock::duration longest_persist{};
+  } since_tick;
   std::string who;
 
   raft_state() = default;
@@ -64,6 +89,10 @@ struct raft_state {
 
   /// Unanswered requests get an error when the member stops.
   ~raft_state() {
+    if (stager.joinable())
+      stager.join();
+    if (staging)
+      staging->promise.deliver(outcome{false, 0, 0, "the raft member stopped"});
     outcome stopped{false, 0, 0, "the raft member stopped"};
     for (auto& entry : proposals)
       entry.second.promise.deliver(stopped);
@@ -125,6 +154,7 @@ status status_of(raft_self self) {
   out.chain_fault = m.chain_fault().value_or("");
   out.first_index = self->state.storage->first_index();
   out.snapshot_index = self->state.snapshot_index;
+  out.longest_tick_gap = self->state.longest_tick_gap;
   return out;
 }
 
@@ -143,6 +173,8 @@ void tell_status(raft_self self) {
 
 void drain(raft_self self) {
   auto& st = self->state;
+  auto drain_start = clock::now(self);
+  ++st.since_tick.drains;
   try {
     while (st.member->has_ready()) {
       auto rd = st.member->take_ready();
@@ -166,6 +198,8 @@ void drain(raft_self self) {
         st.storage->save_hard_state(*rd.state);
       st.storage->sync();
       auto persisted = clock::now(self) - persist_start;
+      st.since_tick.longest_persist
+        = std::max(st.since_tick.longest_persist, persisted);
       if (persisted > slow_persist)
         log::warn(
           st.who, "persisting {} entries took {} ms (slow disk?)",
@@ -222,6 +256,7 @@ void drain(raft_self self) {
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
     return;
   }
+  st.since_tick.draining += clock::now(self) - drain_start;
   tell_status(self);
   // Serve reads the sink has caught up with.
   while (!st.ready_reads.empty()
@@ -231,42 +266,126 @@ void drain(raft_self self) {
   }
 }
 
-/// Stores `data` as the snapshot at `index`, compacts the log keeping a tail
-/// and syncs. Nothing changes when the index is refused.
-outcome take_snapshot(raft_self self, index_t index, bytes data) {
+/// Compacts the log toward st.compact_through by at most this many entries
+/// per tick: entries of a large store are megabytes each, and dropping
+/// hundreds at once held the member's thread for a quarter of a second.
+constexpr index_t compact_step_entries = 16;
+
+void compact_step(raft_self self) {
+  auto& st = self->state;
+  auto base = st.storage->first_index() - 1;
+  if (st.compact_through <= base) {
+    // Gives back what compaction freed, a bounded amount per sync, even
+    // when nothing else is written (a lone, idle leader).
+    st.storage->sync();
+    return;
+  }
+  st.storage->compact(
+    std::min(st.compact_through, base + compact_step_entries));
+  st.storage->sync();
+  if (st.storage->first_index() - 1 >= st.compact_through)
+    log::info(st.who, "the log now starts at {}", st.storage->first_index());
+}
+
+/// Makes the staged snapshot this member's snapshot (the job that wrote it
+/// ran elsewhere) and answers the request that asked for it.
+void adopt_staged(raft_self self, staged_snapshot staged) {
+  auto& st = self->state;
+  auto promise = std::move(st.staging->promise);
+  st.staging.reset();
+  auto index = staged.meta.index;
+  if (!staged.error.empty()) {
+    log::error(st.who, "no snapshot at index {}: {}", index, staged.error);
+    promise.deliver(outcome{
+      false, 0, 0,
+      fmt::format("cannot snapshot at index {}: {}", index, staged.error)});
+    return;
+  }
+  try {
+    if (index <= st.storage->snapshot_metadata().index) {
+      // A leader installed a later snapshot meanwhile.
+      st.storage->drop_staged_snapshot(staged);
+      promise.deliver(done(index));
+      return;
+    }
+    st.storage->adopt_snapshot(std::move(staged));
+    st.storage->sync();
+    st.snapshot_index = index;
+    st.compact_through
+      = compaction_point_keeping_tail(*st.storage, st.snapshot_keep_entries);
+    log::info(st.who, "snapshot at index {}; compacting the log up to {}",
+              index, st.compact_through);
+    compact_step(self); // the first step now, the rest on the next ticks
+  } catch (const storage_failure& e) {
+    log::error(st.who, "stopping: {}", e.what());
+    promise.deliver(outcome{false, 0, 0, "the raft member stopped"});
+    self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+    return;
+  }
+  promise.deliver(done(index));
+}
+
+/// Stores `data` as the snapshot at `index`. Writing it takes seconds for a
+/// large store, so on a member with its own thread the storage stages it
+/// from a thread of its own, and the member only adopts it (adopt_staged);
+/// the log is then compacted in steps, keeping a tail. Nothing changes when
+/// the index is refused.
+caf::typed_response_promise<outcome> take_snapshot(raft_self self,
+                                                   index_t index, bytes data) {
   auto& st = self->state;
   auto& m = *st.member;
+  auto promise = self->make_response_promise<outcome>();
   auto refuse = [&](std::string why) {
-    return outcome{false, 0, 0,
-                   fmt::format("cannot snapshot at index {}: {}", index, why)};
+    promise.deliver(outcome{
+      false, 0, 0, fmt::format("cannot snapshot at index {}: {}", index, why)});
+    return promise;
   };
+  if (st.staging)
+    return refuse(fmt::format("the snapshot at index {} is still being "
+                              "written",
+                              st.staging->index));
   if (index > m.applied_index())
     return refuse(fmt::format("this member has applied only up to index {}; "
                               "snapshot an applied index",
                               m.applied_index()));
+  std::function<staged_snapshot()> job;
   try {
     auto current = st.storage->snapshot_metadata().index;
     if (index < current)
       return refuse(fmt::format("the log is already compacted up to the "
                                 "snapshot at index {}; snapshot a later index",
                                 current));
-    if (index == current)
-      return done(index); // already stored
+    if (index == current) {
+      promise.deliver(done(index)); // already stored
+      return promise;
+    }
     auto snap = m.make_snapshot(index, std::move(data));
     if (!snap)
       return refuse(snap.err().message);
-    st.storage->save_snapshot(*snap);
-    st.snapshot_index = index;
-    compact_keeping_tail(*st.storage, st.snapshot_keep_entries);
-    st.storage->sync();
-    log::info(st.who, "snapshot at index {}; the log now starts at {}", index,
-              st.storage->first_index());
+    job = st.storage->stage_snapshot(std::move(*snap));
   } catch (const storage_failure& e) {
     log::error(st.who, "stopping: {}", e.what());
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
-    return outcome{false, 0, 0, "the raft member stopped"};
+    promise.deliver(outcome{false, 0, 0, "the raft member stopped"});
+    return promise;
   }
-  return done(index);
+  st.staging = raft_state::staging_snapshot{index, promise};
+  if (!st.own_thread) {
+    // Under the test coordinator: one thread, virtual time.
+    adopt_staged(self, job());
+    return promise;
+  }
+  if (st.stager.joinable())
+    st.stager.join(); // the last one finished: it answered
+  st.stager = std::thread{[job = std::move(job),
+                           weak = caf::actor_cast<caf::weak_actor_ptr>(
+                             self)]() mutable {
+    pthread_setname_np(pthread_self(), "skep-raft-snap");
+    auto staged = job();
+    if (auto target = caf::actor_cast<caf::actor>(weak.lock()))
+      caf::anon_send(target, atom::snapshot_v, atom::done_v, std::move(staged));
+  }};
+  return promise;
 }
 
 /// Hands the storage's snapshot to the sink when the state machine has not
@@ -277,7 +396,7 @@ index_t restore_stored_snapshot(raft_self self, index_t applied) {
   auto index = meta.index;
   if (index <= applied)
     return applied;
-  auto data = st.storage->snapshot_chunk(0, st.storage->snapshot_size());
+  auto data = st.storage->snapshot_data();
   // Sent before any entry, so the sink restores first.
   self->send(st.sink, atom::restore_v,
              snapshot{std::move(meta), std::move(data)});
@@ -293,11 +412,16 @@ outcome request_change(raft_self self, F&& change) {
   return done(*result);
 }
 
+/// How the member's ticks arrive.
+enum class ticks { from_own_thread, from_actor_clock };
+
 raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
                                       std::shared_ptr<log_storage> storage,
-                                      raft_outbox outbox, apply_sink sink) {
+                                      raft_outbox outbox, apply_sink sink,
+                                      ticks source) {
   auto& st = self->state;
   st.who = fmt::format("raft/{}", cfg.core.id);
+  st.own_thread = source == ticks::from_own_thread;
   st.storage = std::move(storage);
   st.outbox = std::move(outbox);
   st.sink = std::move(sink);
@@ -320,6 +444,10 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
                  "log hash chain is broken: {}; this member will not "
                  "vote or lead until its storage is repaired",
                  *fault);
+    // Named for `top -H` and profilers, as is the thread that writes its
+    // snapshots: skep-raft, skep-raft-snap.
+    if (st.own_thread)
+      pthread_setname_np(pthread_self(), "skep-raft");
     self->delayed_send(self, st.tick, atom::tick_v);
     tell_status(self);
   }
@@ -385,22 +513,42 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
     [self](atom::snapshot, index_t index, bytes& data) {
       return take_snapshot(self, index, std::move(data));
     },
+    [self](atom::snapshot, atom::done, staged_snapshot& staged) {
+      if (self->state.staging)
+        adopt_staged(self, std::move(staged));
+      else
+        self->state.storage->drop_staged_snapshot(staged);
+    },
     [self](atom::tick) {
+      using std::chrono::duration_cast;
+      using std::chrono::milliseconds;
       auto& st = self->state;
       auto now = clock::now(self);
-      if (st.last_tick != std::chrono::steady_clock::time_point{}
-          && now - st.last_tick > 5 * st.tick)
-        log::warn(st.who,
-                  "{} ms since the last tick of {} ms (was this "
-                  "member's thread busy or starved?)",
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                    now - st.last_tick)
-                    .count(),
-                  st.tick.count());
+      if (st.last_tick != std::chrono::steady_clock::time_point{}) {
+        auto gap = duration_cast<milliseconds>(now - st.last_tick);
+        st.longest_tick_gap = std::max(st.longest_tick_gap, gap);
+        if (gap > 5 * st.tick)
+          log::warn(
+            st.who,
+            "{} ms since the last tick of {} ms: {} drains took {} ms "
+            "of it (the longest persist {} ms); the rest of the time "
+            "the member's thread was busy elsewhere or starved",
+            gap.count(), st.tick.count(), st.since_tick.drains,
+            duration_cast<milliseconds>(st.since_tick.draining).count(),
+            duration_cast<milliseconds>(st.since_tick.longest_persist).count());
+      }
       st.last_tick = now;
+      st.since_tick = {};
       st.member->tick();
       drain(self);
-      self->delayed_send(self, self->state.tick, atom::tick_v);
+      try {
+        compact_step(self);
+      } catch (const storage_failure& e) {
+        log::error(st.who, "stopping: {}", e.what());
+        self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+        return;
+      }
+      self->delayed_send(self, st.tick, atom::tick_v);
     },
   };
 }
@@ -414,7 +562,7 @@ raft_actor spawn_raft(caf::actor_system& sys, raft_actor_config cfg,
   return sys.spawn<caf::detached>(
     raft_member, std::move(cfg),
     std::shared_ptr<log_storage>(std::move(storage)), std::move(outbox),
-    std::move(sink));
+    std::move(sink), ticks::from_own_thread);
 }
 
 raft_actor spawn_raft_scheduled(caf::actor_system& sys, raft_actor_config cfg,
@@ -422,7 +570,7 @@ raft_actor spawn_raft_scheduled(caf::actor_system& sys, raft_actor_config cfg,
                                 raft_outbox outbox, apply_sink sink) {
   return sys.spawn(raft_member, std::move(cfg),
                    std::shared_ptr<log_storage>(std::move(storage)),
-                   std::move(outbox), std::move(sink));
+                   std::move(outbox), std::move(sink), ticks::from_actor_clock);
 }
 
 } // namespace skep::raft

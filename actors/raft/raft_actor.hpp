@@ -37,6 +37,9 @@ struct status {
   std::string chain_fault;    ///< empty when the hash chain is intact
   index_t first_index = 0;    ///< first entry still in the log
   index_t snapshot_index = 0; ///< index of the latest stored snapshot
+  /// The longest time between two ticks handled since the member started:
+  /// one tick period when its thread was never busy or starved.
+  std::chrono::milliseconds longest_tick_gap{0};
 };
 
 /// Where a member's outgoing Raft messages go: the transport (across nodes)
@@ -65,12 +68,14 @@ using apply_sink
 /// - verify: re-checks the whole stored hash chain now; fails naming the
 ///   first bad index (the member then refuses to vote or lead).
 /// - snapshot(index, data): `data` is the state machine's state after
-///   applying `index`. Stores it as this member's snapshot, compacts the log
-///   up to it but keeps the last snapshot_keep_entries entries before it (for
-///   slow followers), syncs, and replies ok with `index`. Fails, changing
-///   nothing, when `index` is not applied yet or is older than the stored
-///   snapshot; a snapshot at the stored snapshot's index is a no-op (ok).
-///   Any member may snapshot, leader or not.
+///   applying `index`. Stores it as this member's snapshot and replies ok
+///   with `index` once it is durable; then compacts the log up to it in
+///   steps, keeping the last snapshot_keep_entries entries before it (for
+///   slow followers). A member on its own thread writes the data from
+///   another thread, so its ticks go on meanwhile; one snapshot at a time.
+///   Fails, changing nothing, when `index` is not applied yet or is older than
+///   the stored snapshot; a snapshot at the stored snapshot's index is a no-op
+///   (ok). Any member may snapshot, leader or not.
 ///
 /// On start, when the storage holds a snapshot past core.applied, the member
 /// first sends the sink `restore` with it, then applies only later entries.
@@ -84,6 +89,7 @@ using raft_actor = caf::typed_actor<
   caf::replies_to<atom::status>::with<status>,
   caf::replies_to<atom::verify>::with<outcome>,
   caf::replies_to<atom::snapshot, index_t, bytes>::with<outcome>,
+  caf::reacts_to<atom::snapshot, atom::done, staged_snapshot>,
   caf::reacts_to<atom::tick>>;
 
 /// How a member runs.
@@ -98,8 +104,10 @@ struct raft_actor_config {
 
 /// Spawns a member over `storage` (which it owns from then on), sending to
 /// `outbox` and applying to `sink`, on a thread of its own (storage syncs
-/// block). A storage failure stops the member with the failure's message as
-/// its exit reason; unanswered requests then fail.
+/// block). Its snapshots are written from another thread (see
+/// atom::snapshot), so a large snapshot does not delay its heartbeats and
+/// elections. A storage failure stops the member with the failure's message
+/// as its exit reason; unanswered requests then fail.
 raft_actor spawn_raft(caf::actor_system& sys, raft_actor_config cfg,
                       std::unique_ptr<log_storage> storage, raft_outbox outbox,
                       apply_sink sink);
@@ -116,4 +124,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::raft::staged_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<skep::raft::entry>)

@@ -1,12 +1,17 @@
 #include "actors/raft/sqlite_storage.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 namespace skep::raft {
@@ -15,9 +20,9 @@ namespace {
 
 // PRAGMA application_id: "Skep" in ASCII. PRAGMA user_version: the schema.
 constexpr int application_id = 0x536B6570;
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
-constexpr const char* schema_sql = R"sql(
+constexpr const char* schema_sql_format = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value ANY NOT NULL
@@ -41,15 +46,121 @@ CREATE TABLE base (
   term INTEGER NOT NULL,
   hash BLOB NOT NULL
 );
-CREATE TABLE snapshot (
+CREATE TABLE snapshot {};
+)sql";
+
+// The snapshot row (version 2): its data lives in a file of the snapshot
+// directory, named here with its size and digest.
+constexpr const char* snapshot_columns = R"sql((
   id     INTEGER PRIMARY KEY CHECK (id = 0),
   idx    INTEGER NOT NULL,
   term   INTEGER NOT NULL,
   hash   BLOB NOT NULL,
   config BLOB NOT NULL,
-  data   BLOB NOT NULL
-);
-)sql";
+  file   TEXT NOT NULL,
+  size   INTEGER NOT NULL,
+  digest BLOB NOT NULL
+))sql";
+
+using digest_bytes = std::array<uint8_t, crypto_generichash_BYTES>;
+
+/// BLAKE2b-256 of a snapshot's data, kept with it to find a damaged file.
+digest_bytes digest_of(const bytes& data) {
+  if (sodium_init() < 0)
+    throw storage_failure("raft storage: libsodium failed to initialize");
+  digest_bytes out{};
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr,
+                     0);
+  return out;
+}
+
+[[noreturn]] void raise_errno(const std::string& what) {
+  throw storage_failure(
+    fmt::format("raft storage: {}: {}", what, std::strerror(errno)));
+}
+
+void fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    raise_errno("cannot open " + dir);
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    raise_errno("cannot sync " + dir);
+  }
+  ::close(fd);
+}
+
+/// Writes `data` to DIR/NAME durably: a temporary file, synced, renamed
+/// into place, then the directory synced.
+void write_file_durably(const std::string& dir, const std::string& name,
+                        const bytes& data) {
+  auto final_path = dir + "/" + name;
+  auto tmp_path = final_path + ".tmp";
+  int fd
+    = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    raise_errno("cannot create " + tmp_path);
+  size_t done = 0;
+  while (done < data.size()) {
+    auto n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      ::close(fd);
+      ::unlink(tmp_path.c_str());
+      raise_errno("cannot write " + tmp_path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) {
+    ::close(fd);
+    ::unlink(tmp_path.c_str());
+    raise_errno("cannot sync " + tmp_path);
+  }
+  ::close(fd);
+  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+    ::unlink(tmp_path.c_str());
+    raise_errno("cannot rename " + tmp_path);
+  }
+  fsync_dir(dir);
+}
+
+/// Where the snapshots of the database at `path` live: raft.db keeps them
+/// in raft.db-snapshots/.
+std::string snapshot_dir_of(const std::string& path) {
+  return path + "-snapshots";
+}
+
+/// The entries of `dir` but "." and ".."; nullopt when it cannot be read.
+std::optional<std::vector<std::string>> names_in(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr)
+    return std::nullopt;
+  std::vector<std::string> out;
+  while (auto* ent = ::readdir(d)) {
+    std::string name = ent->d_name;
+    if (name != "." && name != "..")
+      out.push_back(std::move(name));
+  }
+  ::closedir(d);
+  return out;
+}
+
+void ensure_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    raise_errno("cannot create " + dir);
+}
+
+/// A snapshot file's name: its index and term, and a random part, so two
+/// snapshots of one index never write the same file.
+std::string snapshot_file_name(const snapshot_meta& meta) {
+  if (sodium_init() < 0)
+    throw storage_failure("raft storage: libsodium failed to initialize");
+  uint64_t nonce = 0;
+  randombytes_buf(&nonce, sizeof(nonce));
+  return fmt::format("snap-{:016x}-{:016x}-{:016x}.bin", meta.index, meta.term,
+                     nonce);
+}
 
 [[noreturn]] void raise(sqlite3* db, const char* what) {
   throw storage_failure(
@@ -85,6 +196,11 @@ class statement {
     sqlite3_bind_int64(stmt_, i, to_db(x));
     return *this;
   }
+  statement& bind(int i, const std::string& text) {
+    sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
+                        SQLITE_UTF8);
+    return *this;
+  }
   statement& bind(int i, const uint8_t* data, size_t size) {
     // A zero-length blob must still be a blob, not NULL.
     static const uint8_t empty = 0;
@@ -111,6 +227,12 @@ class statement {
     sqlite3_clear_bindings(stmt_);
   }
 
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(stmt_, col);
+    auto n = static_cast<size_t>(sqlite3_column_bytes(stmt_, col));
+    return p == nullptr ? std::string{}
+                        : std::string(reinterpret_cast<const char*>(p), n);
+  }
   bool is_null(int col) const {
     return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
   }
@@ -158,6 +280,48 @@ int pragma_int(sqlite3* db, const char* pragma) {
   return s.step() ? static_cast<int>(s.u64(0)) : 0;
 }
 
+/// Moves a version 1 database's snapshot data into a file of `dir`.
+void migrate_from_version_1(sqlite3* db, const std::string& dir) {
+  exec(db, "BEGIN");
+  try {
+    // Version 1 kept the snapshot's data in the database (a `data`
+    // column); version 2 keeps it in a file.
+    exec(db,
+         fmt::format("CREATE TABLE snapshot_v2 {};", snapshot_columns).c_str());
+    statement old{db, "SELECT idx, term, hash, config, data FROM snapshot"};
+    reset_on_exit guard{old};
+    if (old.step()) {
+      snapshot_meta meta;
+      meta.index = old.u64(0);
+      meta.term = old.u64(1);
+      auto data = old.blob(4);
+      auto name = snapshot_file_name(meta);
+      write_file_durably(dir, name, data);
+      auto digest = digest_of(data);
+      auto hash = old.blob(2);
+      auto config = old.blob(3);
+      statement put{db, "INSERT INTO snapshot_v2 VALUES (0, ?, ?, ?, ?, ?, ?, "
+                        "?)"};
+      put.bind(1, meta.index)
+        .bind(2, meta.term)
+        .bind(3, hash.data(), hash.size())
+        .bind(4, config.data(), config.size())
+        .bind(5, name)
+        .bind(6, static_cast<uint64_t>(data.size()))
+        .bind(7, digest.data(), digest.size())
+        .run();
+    }
+    old.reset();
+    exec(db, "DROP TABLE snapshot");
+    exec(db, "ALTER TABLE snapshot_v2 RENAME TO snapshot");
+    exec(db, "PRAGMA user_version = 2");
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 } // namespace
 
 struct sqlite_storage::statements {
@@ -176,15 +340,14 @@ struct sqlite_storage::statements {
       put_base(db, "INSERT OR REPLACE INTO base VALUES (0, ?, ?, ?)"),
       last(db, "SELECT max(idx) FROM log"),
       get_snapshot(db, "SELECT idx, term, hash, config FROM snapshot"),
-      snapshot_size(db, "SELECT length(data) FROM snapshot"),
-      snapshot_chunk(db, "SELECT substr(data, ?, ?) FROM snapshot"),
+      snapshot_file(db, "SELECT file, size, digest FROM snapshot"),
       put_snapshot(db, "INSERT OR REPLACE INTO snapshot "
-                       "VALUES (0, ?, ?, ?, ?, ?)"),
+                       "VALUES (0, ?, ?, ?, ?, ?, ?, ?)"),
       begin(db, "BEGIN"), commit(db, "COMMIT") {}
 
   statement get_hard, put_hard, get_term, get_hash, range, truncate, insert,
     drop_prefix, clear_log, get_base, put_base, last, get_snapshot,
-    snapshot_size, snapshot_chunk, put_snapshot, begin, commit;
+    snapshot_file, put_snapshot, begin, commit;
 };
 
 result<std::unique_ptr<sqlite_storage>>
@@ -228,7 +391,7 @@ sqlite_storage::open(const std::string& path) {
       exec(db, "PRAGMA auto_vacuum = INCREMENTAL");
       exec(db, "PRAGMA journal_mode = WAL");
       exec(db, "BEGIN");
-      exec(db, schema_sql);
+      exec(db, fmt::format(schema_sql_format, snapshot_columns).c_str());
       exec(db,
            fmt::format("PRAGMA application_id = {}", application_id).c_str());
       exec(db, fmt::format("PRAGMA user_version = {}", schema_version).c_str());
@@ -237,7 +400,7 @@ sqlite_storage::open(const std::string& path) {
       sqlite3_close(db);
       return fail(errc::invalid_argument,
                   fmt::format("{} is not a Skep raft database", path));
-    } else if (version != schema_version) {
+    } else if (version != schema_version && version != 1) {
       sqlite3_close(db);
       return fail(errc::unsupported,
                   fmt::format("{} has raft schema version {}; this build "
@@ -253,10 +416,15 @@ sqlite_storage::open(const std::string& path) {
     exec(db, "PRAGMA synchronous = FULL");
     // After a checkpoint the WAL file shrinks back to at most 64 MiB.
     exec(db, "PRAGMA journal_size_limit = 67108864");
+    auto dir = snapshot_dir_of(path);
+    ensure_dir(dir);
+    if (version == 1)
+      migrate_from_version_1(db, dir);
     auto stmts = std::make_unique<statements>(db);
     std::unique_ptr<sqlite_storage> store{
-      new sqlite_storage(db, std::move(stmts))};
+      new sqlite_storage(db, std::move(stmts), dir)};
     store->load_cached_bounds();
+    store->remove_unused_snapshot_files();
     return store;
   } catch (const storage_failure& e) {
     sqlite3_close(db);
@@ -265,8 +433,54 @@ sqlite_storage::open(const std::string& path) {
   }
 }
 
-sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts)
-  : db_(db), stmts_(std::move(stmts)) {}
+result<void> sqlite_storage::remove(const std::string& path) {
+  auto unlink_one = [](const std::string& file) -> result<void> {
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+      return fail(errc::internal, fmt::format("cannot remove {}: {}", file,
+                                              std::strerror(errno)));
+    return {};
+  };
+  auto dir = snapshot_dir_of(path);
+  if (auto names = names_in(dir)) {
+    for (const auto& name : *names)
+      if (auto r = unlink_one(dir + "/" + name); !r)
+        return r;
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
+      return fail(errc::internal, fmt::format("cannot remove {}: {}", dir,
+                                              std::strerror(errno)));
+  }
+  for (const auto* suffix : {"", "-wal", "-shm"})
+    if (auto r = unlink_one(path + suffix); !r)
+      return r;
+  return {};
+}
+
+sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts,
+                               std::string snapshot_dir)
+  : db_(db), stmts_(std::move(stmts)), snapshot_dir_(std::move(snapshot_dir)) {}
+
+sqlite_storage::stored_file sqlite_storage::snapshot_file() const {
+  auto& s = stmts_->snapshot_file;
+  reset_on_exit guard{s};
+  stored_file out;
+  if (s.step()) {
+    out.name = s.text(0);
+    out.size = s.u64(1);
+    out.digest = s.blob(2);
+  }
+  return out;
+}
+
+void sqlite_storage::remove_unused_snapshot_files() {
+  auto keep = snapshot_file().name;
+  auto names = names_in(snapshot_dir_);
+  if (!names)
+    raise_errno("cannot list " + snapshot_dir_);
+  // Left by a crash: staged and never adopted, or replaced and not removed.
+  for (const auto& name : *names)
+    if (name != keep)
+      ::unlink((snapshot_dir_ + "/" + name).c_str());
+}
 
 sqlite_storage::~sqlite_storage() {
   if (in_transaction_)
@@ -410,34 +624,122 @@ snapshot_meta sqlite_storage::snapshot_metadata() const {
 }
 
 std::uint64_t sqlite_storage::snapshot_size() const {
-  auto& s = stmts_->snapshot_size;
-  reset_on_exit guard{s};
-  return s.step() ? s.u64(0) : 0;
+  return snapshot_file().size;
 }
+
+namespace {
+
+bytes read_file_range(const std::string& path, std::uint64_t offset,
+                      std::uint64_t length) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    raise_errno("cannot open snapshot " + path);
+  bytes out(length);
+  std::uint64_t done = 0;
+  while (done < length) {
+    auto n = ::pread(fd, out.data() + done, length - done,
+                     static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      ::close(fd);
+      if (n == 0)
+        throw storage_failure(fmt::format(
+          "raft storage: snapshot {} is shorter than recorded", path));
+      raise_errno("cannot read snapshot " + path);
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  return out;
+}
+
+} // namespace
 
 bytes sqlite_storage::snapshot_chunk(std::uint64_t offset,
                                      std::uint64_t max_bytes) const {
-  auto size = snapshot_size();
-  if (offset >= size || max_bytes == 0)
+  auto file = snapshot_file();
+  if (file.name.empty() || offset >= file.size || max_bytes == 0)
     return {};
-  auto& s = stmts_->snapshot_chunk;
-  reset_on_exit guard{s};
-  s.bind(1, offset + 1).bind(2, std::min(max_bytes, size - offset));
-  return s.step() ? s.blob(0) : bytes{};
+  return read_file_range(snapshot_dir_ + "/" + file.name, offset,
+                         std::min(max_bytes, file.size - offset));
+}
+
+bytes sqlite_storage::snapshot_data() const {
+  auto file = snapshot_file();
+  if (file.name.empty())
+    return {};
+  auto path = snapshot_dir_ + "/" + file.name;
+  auto data = read_file_range(path, 0, file.size);
+  auto digest = digest_of(data);
+  if (file.digest.size() != digest.size()
+      || std::memcmp(file.digest.data(), digest.data(), digest.size()) != 0)
+    throw storage_failure(fmt::format(
+      "raft storage: snapshot {} does not match its recorded checksum "
+      "(damaged on disk?)",
+      path));
+  return data;
+}
+
+namespace {
+
+staged_snapshot stage_into(const std::string& dir, snapshot_meta meta,
+                           const bytes& data) {
+  staged_snapshot out;
+  out.meta = std::move(meta);
+  out.size = data.size();
+  try {
+    auto digest = digest_of(data);
+    out.digest.assign(digest.begin(), digest.end());
+    auto name = snapshot_file_name(out.meta);
+    write_file_durably(dir, name, data);
+    out.file = name;
+  } catch (const storage_failure& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+} // namespace
+
+std::function<staged_snapshot()> sqlite_storage::stage_snapshot(snapshot snap) {
+  return [dir = snapshot_dir_, snap = std::move(snap)] {
+    return stage_into(dir, snap.meta, snap.data);
+  };
+}
+
+void sqlite_storage::drop_staged_snapshot(const staged_snapshot& staged) {
+  if (!staged.file.empty())
+    ::unlink((snapshot_dir_ + "/" + staged.file).c_str());
 }
 
 void sqlite_storage::save_snapshot(const snapshot& snap) {
-  const auto& meta = snap.meta;
+  auto staged = stage_into(snapshot_dir_, snap.meta, snap.data);
+  if (!staged.error.empty())
+    throw storage_failure(staged.error);
+  adopt_snapshot(std::move(staged));
+}
+
+void sqlite_storage::adopt_snapshot(staged_snapshot staged) {
+  if (!staged.error.empty() || staged.file.empty())
+    throw std::invalid_argument("sqlite_storage::adopt_snapshot: nothing "
+                                "was staged");
+  const auto& meta = staged.meta;
   auto stored = hash(meta.index);
+  auto replaced = snapshot_file().name;
   begin_if_needed();
   auto config = encode_configuration(meta.config);
-  freed_pages_ = true; // the snapshot it replaces
   stmts_->put_snapshot.bind(1, meta.index)
     .bind(2, meta.term)
     .bind(3, meta.hash.data(), meta.hash.size())
     .bind(4, config.data(), config.size())
-    .bind(5, snap.data.data(), snap.data.size())
+    .bind(5, staged.file)
+    .bind(6, staged.size)
+    .bind(7, staged.digest.data(), staged.digest.size())
     .run();
+  // The file it replaces goes once this is durable (see sync()).
+  if (!replaced.empty() && replaced != staged.file)
+    unused_files_.push_back(std::move(replaced));
   if (stored && *stored == meta.hash && meta.index >= base_index_)
     return; // the log continues from the snapshot: keep it
   stmts_->clear_log.run();
@@ -472,16 +774,21 @@ void sqlite_storage::compact(index_t through) {
 }
 
 void sqlite_storage::sync() {
-  if (!in_transaction_)
-    return;
-  stmts_->commit.run();
-  in_transaction_ = false;
-  ++commits_;
+  if (in_transaction_) {
+    stmts_->commit.run();
+    in_transaction_ = false;
+    ++commits_;
+    for (const auto& name : unused_files_)
+      ::unlink((snapshot_dir_ + "/" + name).c_str());
+    unused_files_.clear();
+  }
   if (freed_pages_) {
     // Entries compacted away leave free pages: give them back, so that a
-    // log that once held a million tasks shrinks again.
-    freed_pages_ = false;
-    exec(db_, "PRAGMA incremental_vacuum");
+    // log that once held a million tasks shrinks again. At most 4 MiB per
+    // sync (a member syncs every tick while it leads or follows): giving
+    // back hundreds of megabytes at once stalls the member.
+    exec(db_, "PRAGMA incremental_vacuum(1024)");
+    freed_pages_ = pragma_int(db_, "PRAGMA freelist_count") > 0;
   }
 }
 

@@ -34,14 +34,27 @@ class storage_failure : public std::runtime_error {
 ///   hard_state(id=0, term, voted_for, commit_index)
 ///   log(idx INTEGER PRIMARY KEY, term, type, payload BLOB, hash BLOB)
 ///   base(id=0, idx, term, hash)                    the compaction point
-///   snapshot(id=0, idx, term, hash, config BLOB, data BLOB)
+///   snapshot(id=0, idx, term, hash, config BLOB, file, size, digest)
 /// Unsigned 64-bit values are stored bit-for-bit in SQLite's signed INTEGER.
+///
+/// A snapshot's data is a file of its own in PATH-snapshots/ (version 1 kept
+/// it in the database; such a database is converted once when opened), with
+/// its size and BLAKE2b-256 digest in the database. A new snapshot's file is
+/// written and synced before the row that names it commits, and the file it
+/// replaces is removed after; files no row names (a crash in between) are
+/// removed when the database is opened. So a snapshot is staged on another
+/// thread (stage_snapshot) and the member only commits a row.
 class sqlite_storage : public log_storage {
  public:
   /// Opens (creating when missing) the database at `path`. Fails naming the
   /// file when it cannot be opened, is not a Skep Raft database, or has a
   /// schema version this build does not know.
   static result<std::unique_ptr<sqlite_storage>> open(const std::string& path);
+
+  /// Removes the database at `path` with its WAL, shared memory and
+  /// snapshot files (a node leaving the swarm). Missing files are fine;
+  /// fails naming the first file that could not be removed.
+  static result<void> remove(const std::string& path);
 
   ~sqlite_storage() override;
   sqlite_storage(const sqlite_storage&) = delete;
@@ -60,7 +73,11 @@ class sqlite_storage : public log_storage {
   std::uint64_t snapshot_size() const override;
   bytes snapshot_chunk(std::uint64_t offset,
                        std::uint64_t max_bytes) const override;
+  bytes snapshot_data() const override;
   void save_snapshot(const snapshot& snap) override;
+  std::function<staged_snapshot()> stage_snapshot(snapshot snap) override;
+  void adopt_snapshot(staged_snapshot staged) override;
+  void drop_staged_snapshot(const staged_snapshot& staged) override;
   void compact(index_t through) override;
   void sync() override;
 
@@ -70,12 +87,26 @@ class sqlite_storage : public log_storage {
  private:
   struct statements;
 
-  sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts);
+  /// The snapshot's file as recorded (empty name: no snapshot yet).
+  struct stored_file {
+    std::string name;
+    std::uint64_t size = 0;
+    bytes digest;
+  };
+
+  sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts,
+                 std::string snapshot_dir);
   void begin_if_needed();
   void load_cached_bounds();
+  stored_file snapshot_file() const;
+  void remove_unused_snapshot_files();
 
   sqlite3* db_;
   std::unique_ptr<statements> stmts_;
+  std::string snapshot_dir_;
+  /// Snapshot files replaced in the open transaction: removed once it
+  /// commits.
+  std::vector<std::string> unused_files_;
   bool in_transaction_ = false;
   /// Entries or a snapshot were dropped since the last commit: vacuum.
   bool freed_pages_ = false;

@@ -181,7 +181,10 @@ class expected {
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
   const T& value() const { return std::get<0>(state_); }
+  T& value() { return std::get<0>(state_); }
   const T& operator*() const { return value(); }
+  /// Non-const, so a large value (a snapshot) can be moved out.
+  T& operator*() { return value(); }
   const T* operator->() const { return &value(); }
   const error& err() const { return std::get<1>(state_); }
 

@@ -1,5 +1,6 @@
 #include "tests/support/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -51,6 +52,20 @@ int ms_left(clock_type::time_point deadline) {
 }
 
 } // namespace
+
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (auto* ent = ::readdir(d)) {
+      std::string name = ent->d_name;
+      if (name != "." && name != "..")
+        out.push_back(name);
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 temp_dir::temp_dir() {
   char tmpl[] = "/tmp/skep-test-XXXXXX";

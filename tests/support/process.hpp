@@ -15,6 +15,10 @@ namespace skep::test {
 
 /// A fresh directory under /tmp (short, so unix socket paths fit), removed
 /// with everything in it when the object goes.
+/// The names of the entries in `dir`, sorted, without "." and ".."; empty
+/// when `dir` cannot be read.
+std::vector<std::string> files_in(const std::string& dir);
+
 class temp_dir {
  public:
   temp_dir();

@@ -107,10 +107,12 @@ std::string format_info(schema::control::NodeInfo::Reader info) {
       out += fmt::format("  Nodes: {}\n", s.getNodes());
       out += fmt::format("  Raft:\n   Snapshot Interval: {}\n   Heartbeat "
                          "Tick: {}\n   Election Tick: {}\n   Leader: {}\n   "
-                         "Term: {}\n   Commit: {}\n",
+                         "Term: {}\n   Commit: {}\n   Longest Tick Gap: "
+                         "{}ms\n",
                          s.getSnapshotInterval(), s.getHeartbeatTicks(),
                          s.getElectionTicks(), s.getRaftLeader().cStr(),
-                         s.getRaftTerm(), s.getRaftCommit());
+                         s.getRaftTerm(), s.getRaftCommit(),
+                         s.getRaftLongestTickGapNanos() / 1000000);
       out += fmt::format("  Dispatcher:\n   Heartbeat Period: {}\n",
                          round_duration(s.getDispatcherHeartbeatNanos()));
       out += fmt::format("  CA Configuration:\n   Expiry Duration: {}\n",
@@ -171,7 +173,8 @@ std::string info_json(schema::control::NodeInfo::Reader info) {
                        {"Term", s.getRaftTerm()},
                        {"Commit", s.getRaftCommit()},
                        {"Voters", s.getRaftVoters()},
-                       {"Learners", s.getRaftLearners()}};
+                       {"Learners", s.getRaftLearners()},
+                       {"LongestTickGap", s.getRaftLongestTickGapNanos()}};
       swarm["Dispatcher"]
         = {{"HeartbeatPeriod", s.getDispatcherHeartbeatNanos()}};
       swarm["CAConfig"] = {{"NodeCertExpiry", s.getCertExpiryNanos()}};

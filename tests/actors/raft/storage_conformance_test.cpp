@@ -7,11 +7,14 @@
 #include "actors/raft/sqlite_storage.hpp"
 #include "tests/support/process.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <dirent.h>
 #include <functional>
 #include <memory>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -331,7 +334,9 @@ TEST_F(SqliteStorage, CompactionGivesTheSpaceBack) {
   snap.data = {1, 2, 3};
   store->save_snapshot(snap);
   store->compact(399);
-  store->sync();
+  // Each sync gives back at most 4 MiB, so that no sync stalls the member.
+  for (int i = 0; i < 12; ++i)
+    store->sync();
   store.reset();
   store = open();
   EXPECT_LT(file_bytes(), full / 4) << "the compacted log's pages were kept";
@@ -360,6 +365,172 @@ TEST_F(SqliteStorage, RefusesAFileThatIsNotADatabase) {
   auto store = sqlite_storage::open(path());
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().message.find(path()), std::string::npos);
+}
+
+// --- Snapshot files --------------------------------------------------------
+
+snapshot snapshot_of(index_t index, const chain_hash& hash, bytes data) {
+  snapshot snap;
+  snap.meta = {index, 1, hash, configuration{{1}, {}}};
+  snap.data = std::move(data);
+  return snap;
+}
+
+TEST_F(SqliteStorage, SnapshotDataIsAFileBesideTheDatabaseWithItsChecksum) {
+  auto log = chain(1, 10, 1, genesis_hash);
+  auto snaps = path() + "-snapshots";
+  {
+    auto store = open();
+    store->append(log);
+    store->save_snapshot(snapshot_of(5, log[4].hash, bytes(70'000, 7)));
+    store->sync();
+    ASSERT_EQ(test::files_in(snaps).size(), 1u);
+    // The next snapshot replaces the file once it is durable.
+    store->save_snapshot(snapshot_of(8, log[7].hash, bytes(50'000, 8)));
+    store->sync();
+  }
+  auto names = test::files_in(snaps);
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].rfind("snap-0000000000000008-", 0), 0u) << names[0];
+  auto store = open();
+  EXPECT_EQ(store->snapshot_size(), 50'000u);
+  EXPECT_EQ(store->snapshot_data(), bytes(50'000, 8));
+  EXPECT_EQ(store->snapshot_chunk(49'990, 100), bytes(10, 8));
+  store.reset();
+
+  // One byte changed on disk: the restore finds it.
+  auto file = snaps + "/" + names[0];
+  std::FILE* f = std::fopen(file.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, 1234, SEEK_SET);
+  std::fputc(9, f);
+  std::fclose(f);
+  store = open();
+  try {
+    store->snapshot_data();
+    ADD_FAILURE() << "a damaged snapshot was read back";
+  } catch (const storage_failure& e) {
+    EXPECT_NE(std::string{e.what()}.find("checksum"), std::string::npos)
+      << e.what();
+    EXPECT_NE(std::string{e.what()}.find(names[0]), std::string::npos)
+      << e.what();
+  }
+}
+
+TEST_F(SqliteStorage, AStagedSnapshotChangesNothingUntilAdoptedAndIsGoneIfNot) {
+  auto log = chain(1, 10, 1, genesis_hash);
+  auto snaps = path() + "-snapshots";
+  {
+    auto store = open();
+    store->append(log);
+    store->save_snapshot(snapshot_of(4, log[3].hash, bytes{4, 4}));
+    store->sync();
+    // Staged on another thread, as the raft member does.
+    auto job = store->stage_snapshot(snapshot_of(9, log[8].hash, bytes{9}));
+    staged_snapshot staged;
+    std::thread writer{[&] { staged = job(); }};
+    writer.join();
+    ASSERT_TRUE(staged.error.empty()) << staged.error;
+    EXPECT_EQ(test::files_in(snaps).size(), 2u);
+    EXPECT_EQ(store->snapshot_metadata().index, 4u);
+    EXPECT_EQ(store->snapshot_data(), (bytes{4, 4}));
+    // Adopted but never synced: the process dies here.
+    store->adopt_snapshot(staged);
+    EXPECT_EQ(store->snapshot_metadata().index, 9u);
+  }
+  auto store = open();
+  EXPECT_EQ(store->snapshot_metadata().index, 4u);
+  EXPECT_EQ(store->snapshot_data(), (bytes{4, 4}));
+  EXPECT_EQ(test::files_in(snaps).size(), 1u)
+    << "the unadopted file is removed";
+
+  auto job = store->stage_snapshot(snapshot_of(9, log[8].hash, bytes{9}));
+  auto staged = job();
+  store->adopt_snapshot(staged);
+  store->sync();
+  EXPECT_EQ(store->snapshot_data(), (bytes{9}));
+  EXPECT_EQ(test::files_in(snaps), std::vector<std::string>{staged.file});
+  // A staged snapshot the member no longer wants is removed at once.
+  auto unwanted = store->stage_snapshot(snapshot_of(10, log[9].hash, {1}))();
+  store->drop_staged_snapshot(unwanted);
+  EXPECT_EQ(test::files_in(snaps), std::vector<std::string>{staged.file});
+}
+
+TEST_F(SqliteStorage, AVersion1DatabaseIsConvertedKeepingItsSnapshot) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value ANY NOT NULL);
+      CREATE TABLE hard_state (id INTEGER PRIMARY KEY CHECK (id = 0),
+        term INTEGER NOT NULL, voted_for INTEGER NOT NULL,
+        commit_index INTEGER NOT NULL);
+      CREATE TABLE log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL,
+        type INTEGER NOT NULL, payload BLOB NOT NULL, hash BLOB NOT NULL);
+      CREATE TABLE base (id INTEGER PRIMARY KEY CHECK (id = 0),
+        idx INTEGER NOT NULL, term INTEGER NOT NULL, hash BLOB NOT NULL);
+      CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 0),
+        idx INTEGER NOT NULL, term INTEGER NOT NULL, hash BLOB NOT NULL,
+        config BLOB NOT NULL, data BLOB NOT NULL);
+      PRAGMA application_id = 1399547248; -- "Skep"
+      PRAGMA user_version = 1;
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+    sqlite3_stmt* put = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT INTO snapshot VALUES (0, 7, 3, ?, ?, "
+                                 "?)",
+                                 -1, &put, nullptr),
+              SQLITE_OK);
+    chain_hash hash{};
+    hash.fill(0xab);
+    auto config = encode_configuration(configuration{{1, 2}, {}});
+    bytes data(3000, 0x5a);
+    sqlite3_bind_blob(put, 1, hash.data(), static_cast<int>(hash.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(put, 2, config.data(), static_cast<int>(config.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(put, 3, data.data(), static_cast<int>(data.size()),
+                      SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(put), SQLITE_DONE);
+    sqlite3_finalize(put);
+    sqlite3_close(db);
+  }
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  auto meta = store->snapshot_metadata();
+  EXPECT_EQ(meta.index, 7u);
+  EXPECT_EQ(meta.term, 3u);
+  EXPECT_EQ(meta.config, (configuration{{1, 2}, {}}));
+  EXPECT_EQ(store->snapshot_data(), bytes(3000, 0x5a));
+  EXPECT_EQ(test::files_in(path() + "-snapshots").size(), 1u);
+  store.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr),
+    SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(version, 0), 2);
+  sqlite3_finalize(version);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteStorage, RemoveTakesTheDatabaseAndItsSnapshots) {
+  {
+    auto store = open();
+    auto log = chain(1, 3, 1, genesis_hash);
+    store->append(log);
+    store->save_snapshot(snapshot_of(3, log[2].hash, bytes{1, 2}));
+    store->sync();
+  }
+  ASSERT_TRUE(sqlite_storage::remove(path()));
+  EXPECT_TRUE(test::files_in(dir.path()).empty())
+    << "left behind: " << test::files_in(dir.path()).front();
+  EXPECT_TRUE(sqlite_storage::remove(path())) << "nothing left is fine";
 }
 
 } // namespace
