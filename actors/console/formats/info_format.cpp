@@ -107,12 +107,14 @@ std::string format_info(schema::control::NodeInfo::Reader info) {
       out += fmt::format("  Nodes: {}\n", s.getNodes());
       out += fmt::format("  Raft:\n   Snapshot Interval: {}\n   Heartbeat "
                          "Tick: {}\n   Election Tick: {}\n   Leader: {}\n   "
-                         "Term: {}\n   Commit: {}\n   Longest Tick Gap: "
-                         "{}ms\n",
+                         "Term: {}\n   Commit: {}\n",
                          s.getSnapshotInterval(), s.getHeartbeatTicks(),
                          s.getElectionTicks(), s.getRaftLeader().cStr(),
-                         s.getRaftTerm(), s.getRaftCommit(),
-                         s.getRaftLongestTickGapNanos() / 1000000);
+                         s.getRaftTerm(), s.getRaftCommit());
+      // 0 when the member did not answer in time: nothing to show.
+      if (s.getRaftLongestTickGapNanos() > 0)
+        out += fmt::format("   Longest Tick Gap: {}ms\n",
+                           s.getRaftLongestTickGapNanos() / 1000000);
       out += fmt::format("  Dispatcher:\n   Heartbeat Period: {}\n",
                          round_duration(s.getDispatcherHeartbeatNanos()));
       out += fmt::format("  CA Configuration:\n   Expiry Duration: {}\n",
