@@ -179,6 +179,9 @@ void drain(raft_self self) {
     while (st.member->has_ready()) {
       auto rd = st.member->take_ready();
       if (rd.snapshot) {
+        // A snapshot installed by the leader is written here, on the
+        // member's thread (unlike its own: see take_snapshot); the member
+        // has nothing to apply until it is stored anyway.
         st.storage->save_snapshot(*rd.snapshot);
         st.snapshot_index = rd.snapshot->meta.index;
       }
