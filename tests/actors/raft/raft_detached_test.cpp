@@ -28,11 +28,13 @@ struct system_config : caf::actor_system_config {
   system_config() { skep::register_types(*this); }
 };
 
-raft_outbox::behavior_type nowhere(raft_outbox::pointer) {
+// (Both get an argument: CAF 0.17 dereferences a null pointer when spawning
+// a function without any.)
+raft_outbox::behavior_type nowhere(raft_outbox::pointer, int) {
   return {[](message&) {}};
 }
 
-apply_sink::behavior_type ignoring(apply_sink::pointer) {
+apply_sink::behavior_type ignoring(apply_sink::pointer, int) {
   return {
     [](atom::apply, std::vector<entry>&) {},
     [](atom::restore, snapshot&) {},
@@ -54,8 +56,8 @@ class RaftDetached : public ::testing::Test {
     ASSERT_TRUE(storage) << storage.error().message;
     if ((*storage)->snapshot_metadata().config.voters.empty())
       bootstrap(**storage, configuration{{1}, {}});
-    member = spawn_raft(sys, rc, std::move(*storage), sys.spawn(nowhere),
-                        sys.spawn(ignoring));
+    member = spawn_raft(sys, rc, std::move(*storage), sys.spawn(nowhere, 0),
+                        sys.spawn(ignoring, 0));
   }
 
   std::string path() const { return dir.path() + "/raft.db"; }
