@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <fstream>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sstream>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -266,8 +268,9 @@ enum child_stage : int {
   stage_release, ///< the parent never said go (it died or gave up)
 };
 
-/// Everything the child needs, built before fork: after fork only
-/// async-signal-safe calls are allowed (other threads may hold malloc locks).
+/// Everything the child needs, built before clone: the child may only make
+/// system calls (it shares this process's memory and locks, and other threads
+/// may hold malloc's), on a stack of its own.
 struct child_setup {
   const char* exe = nullptr;
   char* const* argv = nullptr;
@@ -279,6 +282,8 @@ struct child_setup {
   /// Read end of the pipe the parent writes one byte to once it recorded
   /// the child; EOF (the parent died first) ends the child before exec.
   int go_fd = -1;
+  /// The write end of that pipe: closed first, so the parent's is the last.
+  int go_write_fd = -1;
   bool limit_memory = false;
   rlimit memory{};
   int max_fd = 1024;
@@ -321,7 +326,7 @@ void close_fds_except(int keep, int also, int max_fd) {
 }
 
 [[noreturn]] void run_child(const child_setup& c) {
-  // The parent blocked every signal around fork; give the task default
+  // The parent blocked every signal around clone; give the task default
   // dispositions (skepd ignores SIGPIPE, for one) and then an empty mask.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -331,16 +336,12 @@ void close_fds_except(int keep, int also, int max_fd) {
       ::sigaction(sig, &dfl, nullptr);
   if (::setsid() < 0)
     report_and_exit(c, stage_setsid);
-  if (::dup2(c.null_fd, 0) < 0 || ::dup2(c.log_fd, 1) < 0
-      || ::dup2(c.log_fd, 2) < 0)
-    report_and_exit(c, stage_stdio);
-  if (::chdir(c.workdir) < 0)
-    report_and_exit(c, stage_chdir);
-  if (c.limit_memory && ::setrlimit(RLIMIT_AS, &c.memory) < 0)
-    report_and_exit(c, stage_rlimit);
-  close_fds_except(c.err_fd, c.go_fd, c.max_fd);
   // Run only once the parent has recorded this process: if it dies before,
-  // nothing would ever find and stop the task.
+  // nothing would ever find and stop the task. Waiting comes before the
+  // rest of the set-up: errno lives in the thread-local storage this child
+  // shares with the thread that cloned it, and that thread makes no call
+  // (so writes no errno) once it said go, until this child exec'd or exited.
+  ::close(c.go_write_fd);
   char go = 0;
   ssize_t got;
   do {
@@ -349,12 +350,55 @@ void close_fds_except(int keep, int also, int max_fd) {
   if (got != 1)
     report_and_exit(c, stage_release);
   ::close(c.go_fd);
+  if (::dup2(c.null_fd, 0) < 0 || ::dup2(c.log_fd, 1) < 0
+      || ::dup2(c.log_fd, 2) < 0)
+    report_and_exit(c, stage_stdio);
+  if (::chdir(c.workdir) < 0)
+    report_and_exit(c, stage_chdir);
+  if (c.limit_memory && ::setrlimit(RLIMIT_AS, &c.memory) < 0)
+    report_and_exit(c, stage_rlimit);
+  close_fds_except(c.err_fd, -1, c.max_fd);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::execve(c.exe, c.argv, c.envp);
   report_and_exit(c, stage_exec);
 }
+
+int child_main(void* setup) {
+  run_child(*static_cast<child_setup*>(setup));
+}
+
+/// The stack a child runs on until it execs. The child shares skepd's memory
+/// (CLONE_VM) meanwhile, so it needs a stack of its own, with a guard page
+/// below it. Unmapped when destroyed: only once the child exec'd or exited.
+class child_stack {
+ public:
+  static constexpr size_t size = 256 * 1024;
+  static constexpr size_t guard = 4096;
+
+  child_stack()
+    : base_(::mmap(nullptr, size + guard, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)) {
+    if (base_ == MAP_FAILED)
+      base_ = nullptr;
+    else
+      ::mprotect(base_, guard, PROT_NONE);
+  }
+  ~child_stack() {
+    if (base_)
+      ::munmap(base_, size + guard);
+  }
+  child_stack(const child_stack&) = delete;
+  child_stack& operator=(const child_stack&) = delete;
+
+  bool ok() const { return base_ != nullptr; }
+  /// Stacks grow down: the child starts at the highest address.
+  void* top() const { return static_cast<char*>(base_) + size + guard; }
+
+ private:
+  void* base_;
+};
 
 std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -399,6 +443,7 @@ result<pid_t> spawn(spawn_request req) {
   setup.log_fd = log_fd.get();
   setup.err_fd = err_w.get();
   setup.go_fd = go_r.get();
+  setup.go_write_fd = go_w.get();
   if (req.memory_bytes > 0) {
     setup.limit_memory = true;
     setup.memory.rlim_cur = static_cast<rlim_t>(req.memory_bytes);
@@ -407,17 +452,30 @@ result<pid_t> spawn(spawn_request req) {
   long open_max = ::sysconf(_SC_OPEN_MAX);
   setup.max_fd = open_max > 0 && open_max < 65536 ? int(open_max) : 65536;
 
+  // The child shares this process's memory until it execs (CLONE_VM), as
+  // posix_spawn's does: nothing is copied, however large skepd's heap, and
+  // skepd's threads take no copy-on-write faults while the child waits for
+  // its record. No fork handlers run either (an allocator's would touch
+  // every arena). Unlike posix_spawn this thread goes on meanwhile, which
+  // the wait for the record needs; every return below comes after the
+  // child exec'd or exited, so neither its stack nor `setup` goes away
+  // under it.
+  child_stack stack;
+  if (!stack.ok()) {
+    int err = errno;
+    return fail(errc::unavailable,
+                fmt::format("cannot map a stack for the task's process: {}",
+                            error_text(err)));
+  }
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = ::fork();
-  if (pid == 0)
-    run_child(setup);
-  int fork_err = errno;
+  pid_t pid = ::clone(child_main, stack.top(), CLONE_VM | SIGCHLD, &setup);
+  int clone_err = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0)
     return fail(errc::unavailable,
-                fmt::format("fork: {}", error_text(fork_err)));
+                fmt::format("clone: {}", error_text(clone_err)));
   err_w.reset();
   go_r.reset();
   // Record the child before it may exec; without the record it never runs.
@@ -445,9 +503,18 @@ result<pid_t> spawn(spawn_request req) {
   do {
     n = ::read(err_r.get(), &e, sizeof e);
   } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof e))
+  if (n == 0)
     return pid; // the pipe closed on exec
   int status = 0;
+  if (n != static_cast<ssize_t>(sizeof e)) {
+    int err = n < 0 ? errno : EPROTO;
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return fail(
+      errc::internal,
+      fmt::format("cannot hear from the task's process: {}", error_text(err)));
+  }
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   auto what = printable(req.exe.string());

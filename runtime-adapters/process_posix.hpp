@@ -105,7 +105,7 @@ struct spawn_request {
   std::filesystem::path workdir;
   std::filesystem::path log; ///< standard output and error, appended
   int64_t memory_bytes = 0;  ///< > 0: RLIMIT_AS
-  /// Called with the child's pid after fork and before it may exec: the
+  /// Called with the child's pid after clone and before it may exec: the
   /// child runs only if this succeeds, so a task is never running without
   /// its record, even if the caller dies between the two.
   std::function<result<void>(pid_t)> record;
