@@ -8,6 +8,7 @@ packages=(
   libcaf-dev capnproto libcapnp-dev libsodium-dev libsqlite3-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libedit-dev
+  libjemalloc-dev
 )
 
 missing=()

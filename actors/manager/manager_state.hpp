@@ -49,7 +49,10 @@ constexpr std::string_view who = "manager";
 
 /// Applying this many bytes of entries frees about as much again (decoded
 /// batches, old object versions, placements): then freed memory goes back to
-/// the OS, or RSS would keep every batch's high-water mark.
+/// the OS, or RSS would keep every batch's high-water mark. This is glibc's
+/// malloc_trim, for builds on glibc's allocator (tests, sanitizers); skepd
+/// itself allocates through jemalloc (see node/allocator.cpp), whose own
+/// thread returns freed memory, and for which the trim does next to nothing.
 constexpr uint64_t trim_every_bytes = 4 << 20;
 
 /// How long a forwarded request or a proposal may take.

@@ -71,8 +71,9 @@ struct daemon_config : caf::actor_system_config {
 
 int main(int argc, char** argv) {
   using namespace skep;
-  // Few malloc arenas: skepd's many short-lived actor threads otherwise
-  // spread freed memory over one arena per thread, which RSS keeps.
+  // skepd allocates through jemalloc (see allocator.cpp). Sanitizer builds
+  // use glibc's malloc: few arenas there, or skepd's many short-lived actor
+  // threads spread freed memory over one arena per thread, which RSS keeps.
   mallopt(M_ARENA_MAX, 2);
   CLI::App app{"skepd — the Skep node daemon. Run one on every machine of a "
                "swarm; drive it with `skep`.",
