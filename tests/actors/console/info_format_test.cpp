@@ -23,6 +23,25 @@ TEST(InfoFormat, JsonSurvivesPathsThatAreNotUtf8) {
   EXPECT_EQ(json["Swarm"]["LocalNodeState"], "inactive");
 }
 
+TEST(InfoFormat, TheLongestTickGapIsShownOnlyWhenTheMemberAnswered) {
+  capnp::MallocMessageBuilder builder;
+  auto info = builder.initRoot<schema::control::NodeInfo>();
+  info.setLocalNodeState(schema::control::LocalNodeState::ACTIVE);
+  info.setControlAvailable(true);
+  auto swarm = info.initSwarm();
+  swarm.setRaftLongestTickGapNanos(233'400'000);
+  auto text = format_info(info.asReader());
+  EXPECT_NE(text.find("   Longest Tick Gap: 233ms\n"), std::string::npos)
+    << text;
+  auto json = nlohmann::json::parse(info_json(info.asReader()));
+  EXPECT_EQ(json["Swarm"]["Raft"]["LongestTickGap"], 233'400'000);
+  // 0: the member did not answer in time, so there is no figure to show.
+  swarm.setRaftLongestTickGapNanos(0);
+  text = format_info(info.asReader());
+  EXPECT_EQ(text.find("Longest Tick Gap"), std::string::npos) << text;
+  EXPECT_NE(text.find("Election Tick"), std::string::npos) << text;
+}
+
 TEST(InfoFormat, HumanBytesUsesBinaryUnits) {
   EXPECT_EQ(human_bytes(512), "512B");
   EXPECT_EQ(human_bytes(1536), "1.50KiB");
