@@ -1,7 +1,7 @@
 #pragma once
 
 // The process runtime (the default): a task is a local executable run with
-// fork/exec in its own session, so its whole process group can be signalled.
+// clone/exec in its own session, so its whole process group can be signalled.
 //
 // On disk, under the state directory (`<data>/tasks`), each task has a
 // directory `<task id>/` holding

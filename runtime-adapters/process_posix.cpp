@@ -333,8 +333,10 @@ SKEP_CHILD_CODE void close_fds_except(int keep, int max_fd) {
   // Run only once the parent has recorded this process: if it dies before,
   // nothing would ever find and stop the task. Waiting comes before the
   // rest of the set-up: errno lives in the thread-local storage this child
-  // shares with the thread that cloned it, and that thread makes no call
-  // (so writes no errno) once it said go, until this child exec'd or exited.
+  // shares with the thread that cloned it, and once that thread said go it
+  // only closes a pipe and waits in read() until this child exec'd or
+  // exited; neither sets errno unless it fails (a read interrupted by a
+  // signal handler, and skepd installs none).
   ::syscall(SYS_close, c.go_write_fd);
   char go = 0;
   long got;

@@ -1,7 +1,7 @@
 #pragma once
 
 // The runtime adapter interface: how a worker runs the tasks it was given
-// (DESIGN.md section 6). Implementations: process (default, fork/exec) and
+// (DESIGN.md section 6). Implementations: process (default, clone/exec) and
 // sim (scripted, in memory). No CAF here: the agent's task runners call an
 // adapter from their handlers, so every method returns within a few
 // milliseconds and never waits for a task to exit.
