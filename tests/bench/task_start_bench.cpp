@@ -40,7 +40,8 @@ double percentile(std::vector<double> v, double p) {
 /// Starts `tasks` tasks, then kills and forgets them; false on a failure.
 bool run(size_t heap_mib, int tasks) {
   std::vector<char> heap(heap_mib << 20);
-  std::memset(heap.data(), 1, heap.size()); // touched: really resident
+  if (!heap.empty())
+    std::memset(heap.data(), 1, heap.size()); // touched: really resident
   char tmpl[] = "/tmp/skep-bench-start-XXXXXX";
   if (!::mkdtemp(tmpl)) {
     std::perror("mkdtemp");
