@@ -21,6 +21,11 @@ std::string errno_text() {
 
 result<void> write_file_atomically(const std::string& path,
                                    const std::string& contents, int mode) {
+  return write_file_atomically(path, contents.data(), contents.size(), mode);
+}
+
+result<void> write_file_atomically(const std::string& path, const void* data,
+                                   size_t size, int mode) {
   auto tmp = path + ".tmp";
   // A leftover temporary (from a crash) must not lend us its permissions,
   // and a link planted there must not redirect the write.
@@ -39,8 +44,8 @@ result<void> write_file_atomically(const std::string& path,
   };
   if (::fchmod(fd, static_cast<mode_t>(mode)) != 0)
     return give_up("set the mode of");
-  const char* p = contents.data();
-  size_t left = contents.size();
+  const char* p = static_cast<const char*>(data);
+  size_t left = size;
   while (left > 0) {
     auto n = ::write(fd, p, left);
     if (n < 0 && errno == EINTR)
@@ -64,11 +69,18 @@ result<void> write_file_atomically(const std::string& path,
                 fmt::format("cannot rename {} to {}: {}", tmp, path, why));
   }
   auto dir = std::filesystem::path{path}.parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  if (dir.empty())
+    dir = ".";
+  // Until the directory is synced the rename itself may be lost.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    auto why = errno_text();
+    if (dfd >= 0)
+      ::close(dfd);
+    return fail(errc::internal,
+                fmt::format("cannot sync directory {}: {}", dir, why));
   }
+  ::close(dfd);
   return {};
 }
 

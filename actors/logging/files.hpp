@@ -1,9 +1,10 @@
 #pragma once
 // Files written so that a crash leaves the old or the new contents: the
-// node's identity and membership, the CA's keys and state.
+// node's identity and membership, the CA's keys and state, Raft snapshots.
 
 #include "messages/result.hpp"
 
+#include <cstddef>
 #include <string>
 
 namespace skep {
@@ -13,5 +14,10 @@ namespace skep {
 /// fsync the directory.
 result<void> write_file_atomically(const std::string& path,
                                    const std::string& contents, int mode);
+
+/// The same for `size` bytes at `data` (a Raft snapshot: hundreds of MB,
+/// written without a copy).
+result<void> write_file_atomically(const std::string& path, const void* data,
+                                   size_t size, int mode);
 
 } // namespace skep

@@ -415,16 +415,17 @@ outcome request_change(raft_self self, F&& change) {
   return done(*result);
 }
 
-/// How the member's ticks arrive.
-enum class ticks { from_own_thread, from_actor_clock };
+/// Where the member runs: on a thread of its own (skepd), or on the actor
+/// system's scheduler (the test coordinator, with virtual time).
+enum class runs_on { own_thread, scheduler };
 
 raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
                                       std::shared_ptr<log_storage> storage,
                                       raft_outbox outbox, apply_sink sink,
-                                      ticks source) {
+                                      runs_on where) {
   auto& st = self->state;
   st.who = fmt::format("raft/{}", cfg.core.id);
-  st.own_thread = source == ticks::from_own_thread;
+  st.own_thread = where == runs_on::own_thread;
   st.storage = std::move(storage);
   st.outbox = std::move(outbox);
   st.sink = std::move(sink);
@@ -565,7 +566,7 @@ raft_actor spawn_raft(caf::actor_system& sys, raft_actor_config cfg,
   return sys.spawn<caf::detached>(
     raft_member, std::move(cfg),
     std::shared_ptr<log_storage>(std::move(storage)), std::move(outbox),
-    std::move(sink), ticks::from_own_thread);
+    std::move(sink), runs_on::own_thread);
 }
 
 raft_actor spawn_raft_scheduled(caf::actor_system& sys, raft_actor_config cfg,
@@ -573,7 +574,7 @@ raft_actor spawn_raft_scheduled(caf::actor_system& sys, raft_actor_config cfg,
                                 raft_outbox outbox, apply_sink sink) {
   return sys.spawn(raft_member, std::move(cfg),
                    std::shared_ptr<log_storage>(std::move(storage)),
-                   std::move(outbox), std::move(sink), ticks::from_actor_clock);
+                   std::move(outbox), std::move(sink), runs_on::scheduler);
 }
 
 } // namespace skep::raft

@@ -1,5 +1,7 @@
 #include "actors/raft/sqlite_storage.hpp"
 
+#include "actors/logging/files.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -79,50 +81,13 @@ digest_bytes digest_of(const bytes& data) {
     fmt::format("raft storage: {}: {}", what, std::strerror(errno)));
 }
 
-void fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    raise_errno("cannot open " + dir);
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    raise_errno("cannot sync " + dir);
-  }
-  ::close(fd);
-}
-
-/// Writes `data` to DIR/NAME durably: a temporary file, synced, renamed
-/// into place, then the directory synced.
+/// Writes `data` to DIR/NAME durably (see write_file_atomically).
 void write_file_durably(const std::string& dir, const std::string& name,
                         const bytes& data) {
-  auto final_path = dir + "/" + name;
-  auto tmp_path = final_path + ".tmp";
-  int fd
-    = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    raise_errno("cannot create " + tmp_path);
-  size_t done = 0;
-  while (done < data.size()) {
-    auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      ::close(fd);
-      ::unlink(tmp_path.c_str());
-      raise_errno("cannot write " + tmp_path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fdatasync(fd) != 0) {
-    ::close(fd);
-    ::unlink(tmp_path.c_str());
-    raise_errno("cannot sync " + tmp_path);
-  }
-  ::close(fd);
-  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
-    ::unlink(tmp_path.c_str());
-    raise_errno("cannot rename " + tmp_path);
-  }
-  fsync_dir(dir);
+  auto written
+    = write_file_atomically(dir + "/" + name, data.data(), data.size(), 0600);
+  if (!written)
+    throw storage_failure("raft storage: " + written.error().message);
 }
 
 /// Where the snapshots of the database at `path` live: raft.db keeps them

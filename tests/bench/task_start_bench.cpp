@@ -8,13 +8,12 @@
 //   bench_task_start [--tasks N]
 
 #include "runtime-adapters/process.hpp"
+#include "tests/support/process.hpp"
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -25,7 +24,6 @@ namespace {
 
 using namespace skep;
 using clock_type = std::chrono::steady_clock;
-namespace fs = std::filesystem;
 
 double ms_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t)
@@ -42,16 +40,11 @@ bool run(size_t heap_mib, int tasks) {
   std::vector<char> heap(heap_mib << 20);
   if (!heap.empty())
     std::memset(heap.data(), 1, heap.size()); // touched: really resident
-  char tmpl[] = "/tmp/skep-bench-start-XXXXXX";
-  if (!::mkdtemp(tmpl)) {
-    std::perror("mkdtemp");
-    return false;
-  }
-  fs::path dir{tmpl};
+  test::temp_dir dir; // removed with what the tasks left in it
   std::vector<double> prepare_ms, start_ms;
   bool ok = true;
   {
-    runtime::process_adapter adapter{dir};
+    runtime::process_adapter adapter{dir.path()};
     std::vector<std::string> ids;
     for (int i = 0; i < tasks && ok; ++i) {
       runtime::task_spec spec;
@@ -89,8 +82,6 @@ bool run(size_t heap_mib, int tasks) {
       (void)adapter.purge(id);
     }
   }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
   if (ok)
     fmt::print("heap {:>5} MiB: prepare p50 {:5.2f} ms p95 {:5.2f} ms; start "
                "p50 {:5.2f} ms p95 {:5.2f} ms ({} tasks)\n",
