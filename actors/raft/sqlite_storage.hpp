@@ -21,13 +21,21 @@ class storage_failure : public std::runtime_error {
 };
 
 /// log_storage in one SQLite database file, opened in WAL mode with
-/// synchronous=FULL.
+/// synchronous=FULL, in pages of 16 KiB (a database made by an earlier build
+/// keeps its page size).
 ///
 /// Group commit: the first write after a sync() opens a transaction; every
 /// later write joins it; sync() commits it, which costs one fsync of the WAL
 /// however many entries were appended. Writes not yet synced are rolled back
 /// when the storage is destroyed or the process dies, exactly as the
 /// interface allows.
+///
+/// Committing writes the transaction's pages to the WAL; copying the WAL back
+/// into the database (a checkpoint: thousands of page reads and writes once
+/// a few MiB have gathered) is done by a thread of the storage's own, over a
+/// connection of its own, so a member's sync stays one WAL append and one
+/// fsync. Only when that thread falls far behind does sync() checkpoint
+/// itself.
 ///
 /// Schema (version 1; see schema_sql in the .cpp):
 ///   meta(key TEXT PRIMARY KEY, value)              schema version, ids
@@ -84,8 +92,16 @@ class sqlite_storage : public log_storage {
   /// Number of sync() calls that committed something (one fsync each).
   std::uint64_t commits() const noexcept { return commits_; }
 
+  /// Checkpoints run by the storage's own thread, and by sync() itself
+  /// because that thread fell behind.
+  std::uint64_t background_checkpoints() const noexcept;
+  std::uint64_t inline_checkpoints() const noexcept {
+    return inline_checkpoints_;
+  }
+
  private:
   struct statements;
+  class checkpointer;
 
   /// The snapshot's file as recorded (empty name: no snapshot yet).
   struct stored_file {
@@ -95,7 +111,8 @@ class sqlite_storage : public log_storage {
   };
 
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts,
-                 std::string snapshot_dir);
+                 std::string snapshot_dir,
+                 std::unique_ptr<checkpointer> checkpoints);
   void begin_if_needed();
   void load_cached_bounds();
   stored_file snapshot_file() const;
@@ -104,6 +121,8 @@ class sqlite_storage : public log_storage {
   sqlite3* db_;
   std::unique_ptr<statements> stmts_;
   std::string snapshot_dir_;
+  std::unique_ptr<checkpointer> checkpointer_;
+  std::uint64_t inline_checkpoints_ = 0;
   /// Snapshot files replaced in the open transaction: removed once it
   /// commits.
   std::vector<std::string> unused_files_;

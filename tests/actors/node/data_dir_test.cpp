@@ -5,6 +5,7 @@
 #include "tests/support/process.hpp"
 
 #include <fstream>
+#include <iterator>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -83,6 +84,20 @@ TEST(DataDir, AtomicWriteReplacesContentAndLeavesNoTemporary) {
   EXPECT_EQ(content, "two");
   struct stat st;
   EXPECT_NE(::stat((path + ".tmp").c_str(), &st), 0);
+}
+
+TEST(DataDir, AtomicWriteOfALargeFileKeepsEveryByte) {
+  // Larger than the chunks it is written and flushed in, and not a multiple.
+  test::temp_dir tmp;
+  auto path = tmp.path() + "/snapshot";
+  std::string data(10 * (1 << 20) + 12345, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>((i * 2654435761u) >> 13);
+  ASSERT_TRUE(write_file_atomically(path, data.data(), data.size(), 0600));
+  std::ifstream in{path, std::ios::binary};
+  std::string back{std::istreambuf_iterator<char>(in), {}};
+  EXPECT_EQ(back.size(), data.size());
+  EXPECT_TRUE(back == data);
 }
 
 TEST(NodeId, Validation) {

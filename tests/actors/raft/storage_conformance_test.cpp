@@ -343,6 +343,50 @@ TEST_F(SqliteStorage, CompactionGivesTheSpaceBack) {
   EXPECT_EQ(store->first_index(), 400u);
 }
 
+TEST_F(SqliteStorage, TheStoragesOwnThreadCopiesTheWalBack) {
+  auto db_file_bytes = [&] {
+    struct stat st {};
+    return ::stat(path().c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size)
+                                            : 0u;
+  };
+  auto store = open();
+  auto empty = db_file_bytes();
+  // 24 MiB in 1 MiB entries, one commit each, as large task batches come.
+  auto log = chain(1, 24, 1, genesis_hash, 1 << 20);
+  for (const auto& e : log) {
+    store->append({e});
+    store->sync();
+  }
+  // Only a checkpoint writes to the database file itself in WAL mode.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (db_file_bytes() < empty + (4u << 20)
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(db_file_bytes(), empty + (4u << 20))
+    << "no checkpoint copied the WAL back";
+  EXPECT_GE(store->background_checkpoints(), 1u);
+  EXPECT_EQ(store->inline_checkpoints(), 0u)
+    << "the member's sync checkpointed itself";
+  store.reset();
+  store = open();
+  EXPECT_EQ(store->last_index(), 24u);
+  EXPECT_EQ(store->entries(24, 25, 0).at(0).payload, log.back().payload);
+  EXPECT_TRUE(verify_chain(*store).ok());
+}
+
+TEST_F(SqliteStorage, ANewDatabaseHasSixteenKibPages) {
+  open().reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 16384);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
 TEST_F(SqliteStorage, RefusesADatabaseThatIsNotSkeps) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
