@@ -1,21 +1,16 @@
 #include "actors/raft/sqlite_storage.hpp"
 
 #include "actors/logging/files.hpp"
-#include "actors/logging/log.hpp"
+#include "actors/raft/wal_checkpointer.hpp"
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <mutex>
 #include <optional>
-#include <pthread.h>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -308,96 +303,6 @@ void migrate_from_version_1(sqlite3* db, const std::string& dir) {
 
 } // namespace
 
-/// Copies the WAL back into the database on a thread of its own, over a
-/// connection of its own, whenever the member's connection reports (through
-/// its WAL hook, after a commit) that enough pages gathered. A PASSIVE
-/// checkpoint never blocks the member's connection, nor waits for it.
-class sqlite_storage::checkpointer {
- public:
-  checkpointer(sqlite3* db, std::string path, int page_size)
-    : db_(db), path_(std::move(path)), page_size_(page_size),
-      threshold_pages_(std::max(1, checkpoint_after_bytes / page_size)),
-      inline_pages_(std::max(2, checkpoint_inline_bytes / page_size)),
-      thread_([this] { run(); }) {}
-
-  ~checkpointer() {
-    {
-      std::lock_guard<std::mutex> lock{mu_};
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-    sqlite3_close(db_);
-  }
-
-  checkpointer(const checkpointer&) = delete;
-  checkpointer& operator=(const checkpointer&) = delete;
-
-  /// The member's WAL hook: `pages` are in the WAL after a commit.
-  static int on_commit(void* self, sqlite3*, const char*, int pages) {
-    auto* c = static_cast<checkpointer*>(self);
-    c->wal_pages_ = pages;
-    if (pages >= c->threshold_pages_) {
-      {
-        std::lock_guard<std::mutex> lock{c->mu_};
-        c->wanted_ = true;
-      }
-      c->wake_.notify_one();
-    }
-    return SQLITE_OK;
-  }
-
-  /// The WAL grew so far that the member had better checkpoint itself.
-  bool far_behind() const { return wal_pages_ >= inline_pages_; }
-  void caught_up() { wal_pages_ = 0; }
-
-  std::uint64_t runs() const { return runs_.load(); }
-  int page_size() const { return page_size_; }
-
- private:
-  void run() {
-    pthread_setname_np(pthread_self(), "skep-raft-wal");
-    std::string last_error;
-    std::unique_lock<std::mutex> lock{mu_};
-    for (;;) {
-      wake_.wait(lock, [this] { return wanted_ || stopping_; });
-      if (stopping_)
-        return;
-      wanted_ = false;
-      lock.unlock();
-      int frames = 0;
-      int copied = 0;
-      auto rc = sqlite3_wal_checkpoint_v2(
-        db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-      if (rc == SQLITE_OK) {
-        runs_.fetch_add(1);
-        last_error.clear();
-      } else if (rc != SQLITE_BUSY) {
-        // The member's own writes fail soon after if the disk really is
-        // gone; until then, say it once.
-        std::string why = sqlite3_errmsg(db_);
-        if (why != last_error)
-          log::warn("raft", "cannot checkpoint the WAL of {}: {}", path_, why);
-        last_error = std::move(why);
-      }
-      lock.lock();
-    }
-  }
-
-  sqlite3* db_;
-  std::string path_;
-  const int page_size_;
-  const int threshold_pages_;
-  const int inline_pages_;
-  std::atomic<int> wal_pages_{0};
-  std::atomic<std::uint64_t> runs_{0};
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool wanted_ = false;
-  bool stopping_ = false;
-  std::thread thread_; // last: starts once the rest is ready
-};
-
 struct sqlite_storage::statements {
   explicit statements(sqlite3* db)
     : get_hard(db, "SELECT term, voted_for, commit_index FROM hard_state"),
@@ -519,9 +424,11 @@ sqlite_storage::open(const std::string& path) {
       sqlite3_close(wal_db);
       throw;
     }
-    auto checkpoints = std::make_unique<checkpointer>(
-      wal_db, path, pragma_int(db, "PRAGMA page_size"));
-    sqlite3_wal_hook(db, &checkpointer::on_commit, checkpoints.get());
+    auto page_size = pragma_int(db, "PRAGMA page_size");
+    auto checkpoints = std::make_unique<wal_checkpointer>(
+      wal_db, path, page_size, std::max(1, checkpoint_after_bytes / page_size),
+      std::max(2, checkpoint_inline_bytes / page_size));
+    sqlite3_wal_hook(db, &wal_checkpointer::on_commit, checkpoints.get());
     std::unique_ptr<sqlite_storage> store{
       new sqlite_storage(db, std::move(stmts), dir, std::move(checkpoints))};
     db = nullptr; // the storage closes it from now on
@@ -559,7 +466,7 @@ result<void> sqlite_storage::remove(const std::string& path) {
 
 sqlite_storage::sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts,
                                std::string snapshot_dir,
-                               std::unique_ptr<checkpointer> checkpoints)
+                               std::unique_ptr<wal_checkpointer> checkpoints)
   : db_(db), stmts_(std::move(stmts)), snapshot_dir_(std::move(snapshot_dir)),
     checkpointer_(std::move(checkpoints)) {}
 

@@ -12,6 +12,8 @@ struct sqlite3_stmt;
 
 namespace skep::raft {
 
+class wal_checkpointer;
+
 /// Raised when the database fails underneath a running member (disk full, I/O
 /// error, corruption found by SQLite). Raft cannot go on safely after that:
 /// the raft actor stops the member and reports the message.
@@ -101,7 +103,6 @@ class sqlite_storage : public log_storage {
 
  private:
   struct statements;
-  class checkpointer;
 
   /// The snapshot's file as recorded (empty name: no snapshot yet).
   struct stored_file {
@@ -112,7 +113,7 @@ class sqlite_storage : public log_storage {
 
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts,
                  std::string snapshot_dir,
-                 std::unique_ptr<checkpointer> checkpoints);
+                 std::unique_ptr<wal_checkpointer> checkpoints);
   void begin_if_needed();
   void load_cached_bounds();
   stored_file snapshot_file() const;
@@ -121,7 +122,7 @@ class sqlite_storage : public log_storage {
   sqlite3* db_;
   std::unique_ptr<statements> stmts_;
   std::string snapshot_dir_;
-  std::unique_ptr<checkpointer> checkpointer_;
+  std::unique_ptr<wal_checkpointer> checkpointer_;
   std::uint64_t inline_checkpoints_ = 0;
   /// Snapshot files replaced in the open transaction: removed once it
   /// commits.
