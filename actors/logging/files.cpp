@@ -45,15 +45,14 @@ result<void> write_file_atomically(const std::string& path, const void* data,
   };
   if (::fchmod(fd, static_cast<mode_t>(mode)) != 0)
     return give_up("set the mode of");
-  // Written and flushed in chunks: each chunk's writeback starts once it is
-  // written, and the one before it must have reached the disk before the
-  // next is written, so at most two chunks are ever in flight. One fsync at
-  // the end of hundreds of MB of dirty pages held the disk for half a second
-  // and every fsync of the Raft log with it.
-  constexpr size_t chunk = 4 << 20;
+  // Written and synced in chunks, so that the disk never holds more than
+  // one chunk of this file in flight or in its cache. A disk's cache flush
+  // (every fsync ends with one) waits for all of it: one fsync at the end of
+  // hundreds of MB held the disk for half a second, and every fsync of the
+  // Raft log with it.
+  constexpr size_t chunk = 8 << 20;
   const char* p = static_cast<const char*>(data);
   size_t written = 0;
-  size_t flushed = 0; // bytes known to be on disk
   while (written < size) {
     auto end = std::min(size, written + chunk);
     while (written < end) {
@@ -64,24 +63,8 @@ result<void> write_file_atomically(const std::string& path, const void* data,
         return give_up("write");
       written += static_cast<size_t>(n);
     }
-    if (size <= chunk)
-      break; // a small file: the fsync below is all it needs
-    if (::sync_file_range(fd, static_cast<off_t>(flushed),
-                          static_cast<off_t>(written - flushed),
-                          SYNC_FILE_RANGE_WRITE)
-        != 0)
-      return give_up("flush");
-    if (written - flushed > chunk) {
-      // Wait for the chunk before this one.
-      auto done = written - chunk;
-      if (::sync_file_range(fd, static_cast<off_t>(flushed),
-                            static_cast<off_t>(done - flushed),
-                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
-                              | SYNC_FILE_RANGE_WAIT_AFTER)
-          != 0)
-        return give_up("flush");
-      flushed = done;
-    }
+    if (written < size && ::fdatasync(fd) != 0)
+      return give_up("sync");
   }
   if (::fsync(fd) != 0)
     return give_up("sync");

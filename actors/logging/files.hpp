@@ -16,9 +16,9 @@ result<void> write_file_atomically(const std::string& path,
                                    const std::string& contents, int mode);
 
 /// The same for `size` bytes at `data` (a Raft snapshot: hundreds of MB,
-/// written without a copy). A large file is flushed to disk as it is
-/// written, a few MiB at a time, so that it never fills the disk's queue:
-/// another file's fsync (the Raft log's) waits behind at most that much.
+/// written without a copy). A large file is synced as it is written, 8 MiB
+/// at a time, so that another file's fsync (the Raft log's) waits behind at
+/// most that much of it.
 result<void> write_file_atomically(const std::string& path, const void* data,
                                    size_t size, int mode);
 
