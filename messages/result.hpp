@@ -32,6 +32,12 @@ const char* to_string(errc code) noexcept;
 struct failure {
   errc code = errc::internal;
   std::string message;
+  /// The manager that leads, when what failed must be asked of the leader
+  /// (Raft's node id; 0 when unknown or beside the point).
+  std::uint64_t leader_hint = 0;
+  /// A finer reason within `code`, in the vocabulary of the layer that
+  /// failed (Raft's raft::error_code); 0 when there is none.
+  std::uint16_t detail = 0;
 };
 
 /// Either a value or a failure. Business logic returns these instead of

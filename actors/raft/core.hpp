@@ -91,34 +91,34 @@ class core {
 
   /// Appends a command on the leader. Returns its index; the command is
   /// committed once it shows up in ready::committed.
-  expected<index_t> propose(bytes payload);
+  result<index_t> propose(bytes payload);
 
   /// Adds `id` as a learner (receives the log, does not vote).
-  expected<index_t> add_learner(node_id id);
+  result<index_t> add_learner(node_id id);
 
   /// Makes learner `id` a voter. Refused while it lags the leader by more
   /// than catch_up_margin entries or has not answered recently.
-  expected<index_t> promote_learner(node_id id);
+  result<index_t> promote_learner(node_id id);
 
   /// Removes voter or learner `id`. A leader removing itself steps down once
   /// the change commits.
-  expected<index_t> remove_member(node_id id);
+  result<index_t> remove_member(node_id id);
 
   /// Hands leadership to voter `target`: it is brought up to date, then told
   /// to start an election at once. Proposals are refused meanwhile; the
   /// transfer is abandoned after election_ticks.
-  expected<node_id> transfer_leadership(node_id target);
+  result<node_id> transfer_leadership(node_id target);
 
   /// Starts a linearizable read. Once the leader confirmed it still leads,
   /// ready::reads holds {request_id, index}; serve the read when the state
   /// machine has applied `index`. If leadership is lost first, request_id
   /// shows up in ready::failed_reads.
-  expected<std::uint64_t> read_index(std::uint64_t request_id);
+  result<std::uint64_t> read_index(std::uint64_t request_id);
 
   /// Builds a snapshot of the state after applying `index` (must be applied
   /// and still in the log). The caller stores it with save_snapshot and may
   /// then compact the log.
-  expected<snapshot> make_snapshot(index_t index, bytes data) const;
+  result<snapshot> make_snapshot(index_t index, bytes data) const;
 
   /// Re-verifies the stored chain now; a failure is kept in chain_fault().
   chain_report verify_log();
@@ -225,14 +225,14 @@ class core {
   void truncate_configurations(index_t from);
   void sync_progress();
   bool change_pending() const;
-  expected<index_t> propose_configuration(raft::configuration next);
+  result<index_t> propose_configuration(raft::configuration next);
   void check_transfer_progress(node_id peer, const progress& pr);
   void send_timeout_now(node_id to);
   void start_waiting_reads();
   void ack_reads(node_id from, std::uint64_t context);
   void release_confirmed_reads();
   void on_commit_advanced();
-  error not_leader_error() const;
+  failure not_leader_error() const;
 
   core_config config_;
   log_storage& storage_;

@@ -91,98 +91,103 @@ bool core::change_pending() const {
   return configs_.back().first > log_.committed;
 }
 
-error core::not_leader_error() const {
+failure core::not_leader_error() const {
   if (leader_ == 0)
-    return error{error_code::not_leader, 0,
-                 "node " + std::to_string(config_.id)
-                   + " is not the leader and knows no leader; retry after "
-                     "the election"};
-  return error{error_code::not_leader, leader_,
-               "node " + std::to_string(config_.id)
-                 + " is not the leader; send the request to node "
-                 + std::to_string(leader_)};
+    return raft_failure(
+      error_code::not_leader, 0,
+      "node " + std::to_string(config_.id)
+        + " is not the leader and knows no leader; retry after "
+          "the election");
+  return raft_failure(error_code::not_leader, leader_,
+                      "node " + std::to_string(config_.id)
+                        + " is not the leader; send the request to node "
+                        + std::to_string(leader_));
 }
 
-expected<index_t> core::propose(bytes payload) {
+result<index_t> core::propose(bytes payload) {
   if (role_ != raft::role::leader)
     return not_leader_error();
   if (transferee_ != 0)
-    return error{error_code::transfer_in_progress, leader_,
-                 "leadership is moving to node " + std::to_string(transferee_)
-                   + "; retry on the new leader"};
+    return raft_failure(error_code::transfer_in_progress, leader_,
+                        "leadership is moving to node "
+                          + std::to_string(transferee_)
+                          + "; retry on the new leader");
   append_own({make_entry(entry_type::normal, std::move(payload))});
   broadcast_append();
   return log_.last_index();
 }
 
-expected<index_t> core::propose_configuration(raft::configuration next) {
+result<index_t> core::propose_configuration(raft::configuration next) {
   if (role_ != raft::role::leader)
     return not_leader_error();
   if (transferee_ != 0)
-    return error{error_code::transfer_in_progress, leader_,
-                 "leadership is moving; retry the change on the new leader"};
+    return raft_failure(
+      error_code::transfer_in_progress, leader_,
+      "leadership is moving; retry the change on the new leader");
   if (change_pending())
-    return error{error_code::change_pending, leader_,
-                 "configuration entry " + std::to_string(configs_.back().first)
-                   + " is not committed yet; retry once it is"};
+    return raft_failure(error_code::change_pending, leader_,
+                        "configuration entry "
+                          + std::to_string(configs_.back().first)
+                          + " is not committed yet; retry once it is");
   append_own(
     {make_entry(entry_type::configuration, encode_configuration(next))});
   broadcast_append();
   return log_.last_index();
 }
 
-expected<index_t> core::add_learner(node_id id) {
+result<index_t> core::add_learner(node_id id) {
   if (configuration().is_member(id))
-    return error{error_code::already_member, leader_,
-                 "node " + std::to_string(id) + " is already a member"};
+    return raft_failure(error_code::already_member, leader_,
+                        "node " + std::to_string(id) + " is already a member");
   auto next = configuration();
   insert_sorted(next.learners, id);
   return propose_configuration(std::move(next));
 }
 
-expected<index_t> core::promote_learner(node_id id) {
+result<index_t> core::promote_learner(node_id id) {
   if (role_ != raft::role::leader)
     return not_leader_error();
   if (!configuration().is_learner(id))
-    return error{error_code::not_a_learner, leader_,
-                 "node " + std::to_string(id)
-                   + " is not a learner; add it as a learner first"};
+    return raft_failure(error_code::not_a_learner, leader_,
+                        "node " + std::to_string(id)
+                          + " is not a learner; add it as a learner first");
   auto& pr = progress_.at(id);
   auto last = log_.last_index();
   if (pr.match + config_.catch_up_margin < last || !pr.recent_active)
-    return error{error_code::learner_behind, leader_,
-                 "learner " + std::to_string(id) + " has replicated up to "
-                   + std::to_string(pr.match) + " of " + std::to_string(last)
-                   + "; promote it once it has caught up"};
+    return raft_failure(error_code::learner_behind, leader_,
+                        "learner " + std::to_string(id)
+                          + " has replicated up to " + std::to_string(pr.match)
+                          + " of " + std::to_string(last)
+                          + "; promote it once it has caught up");
   auto next = configuration();
   erase_id(next.learners, id);
   insert_sorted(next.voters, id);
   return propose_configuration(std::move(next));
 }
 
-expected<index_t> core::remove_member(node_id id) {
+result<index_t> core::remove_member(node_id id) {
   if (!configuration().is_member(id))
-    return error{error_code::unknown_node, leader_,
-                 "node " + std::to_string(id) + " is not a member"};
+    return raft_failure(error_code::unknown_node, leader_,
+                        "node " + std::to_string(id) + " is not a member");
   auto next = configuration();
   erase_id(next.learners, id);
   erase_id(next.voters, id);
   if (next.voters.empty())
-    return error{error_code::last_voter, leader_,
-                 "node " + std::to_string(id)
-                   + " is the last voter; a cluster needs one"};
+    return raft_failure(error_code::last_voter, leader_,
+                        "node " + std::to_string(id)
+                          + " is the last voter; a cluster needs one");
   return propose_configuration(std::move(next));
 }
 
-expected<node_id> core::transfer_leadership(node_id target) {
+result<node_id> core::transfer_leadership(node_id target) {
   if (role_ != raft::role::leader)
     return not_leader_error();
   if (target == config_.id)
     return target;
   if (!configuration().is_voter(target))
-    return error{error_code::not_a_voter, leader_,
-                 "node " + std::to_string(target)
-                   + " is not a voter and cannot lead"};
+    return raft_failure(error_code::not_a_voter, leader_,
+                        "node " + std::to_string(target)
+                          + " is not a voter and cannot lead");
   if (transferee_ == target)
     return target;
   transferee_ = target;
@@ -207,7 +212,7 @@ void core::send_timeout_now(node_id to) {
   send(std::move(msg));
 }
 
-expected<std::uint64_t> core::read_index(std::uint64_t request_id) {
+result<std::uint64_t> core::read_index(std::uint64_t request_id) {
   if (role_ != raft::role::leader)
     return not_leader_error();
   if (log_.term(log_.committed) != term_) {
@@ -270,13 +275,13 @@ void core::on_commit_advanced() {
   start_waiting_reads();
 }
 
-expected<snapshot> core::make_snapshot(index_t index, bytes data) const {
+result<snapshot> core::make_snapshot(index_t index, bytes data) const {
   if (index > log_.applied || index + 1 < log_.first_index()
       || index < configs_.front().first || !log_.term(index))
-    return error{error_code::bad_index, leader_,
-                 "snapshot index " + std::to_string(index)
-                   + " must be applied and still in the log (applied "
-                   + std::to_string(log_.applied) + ")"};
+    return raft_failure(error_code::bad_index, leader_,
+                        "snapshot index " + std::to_string(index)
+                          + " must be applied and still in the log (applied "
+                          + std::to_string(log_.applied) + ")");
   snapshot snap;
   snap.meta.index = index;
   snap.meta.term = *log_.term(index);

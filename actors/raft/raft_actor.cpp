@@ -107,7 +107,7 @@ struct raft_state {
 
 using raft_self = raft_actor::stateful_pointer<raft_state>;
 
-outcome failed(const error& err) {
+outcome failed(const failure& err) {
   return outcome{false, 0, err.leader_hint, err.message};
 }
 
@@ -364,7 +364,7 @@ caf::typed_response_promise<outcome> take_snapshot(raft_self self,
     }
     auto snap = m.make_snapshot(index, std::move(data));
     if (!snap)
-      return refuse(snap.err().message);
+      return refuse(snap.error().message);
     job = st.storage->stage_snapshot(std::move(*snap));
   } catch (const storage_failure& e) {
     log::error(st.who, "stopping: {}", e.what());
@@ -411,7 +411,7 @@ outcome request_change(raft_self self, F&& change) {
   auto result = change(*self->state.member);
   drain(self);
   if (!result)
-    return failed(result.err());
+    return failed(result.error());
   return done(*result);
 }
 
@@ -466,7 +466,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto promise = self->make_response_promise<outcome>();
       auto index = st.member->propose(std::move(payload));
       if (!index) {
-        promise.deliver(failed(index.err()));
+        promise.deliver(failed(index.error()));
         return promise;
       }
       st.proposals.emplace(*index,
@@ -480,7 +480,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto id = st.next_read++;
       auto started = st.member->read_index(id);
       if (!started) {
-        promise.deliver(failed(started.err()));
+        promise.deliver(failed(started.error()));
         return promise;
       }
       st.reads.emplace(id, promise);
@@ -502,7 +502,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto result = self->state.member->transfer_leadership(id);
       drain(self);
       if (!result)
-        return failed(result.err());
+        return failed(result.error());
       return outcome{true, 0, *result, {}};
     },
     [self](atom::status) { return status_of(self); },

@@ -101,4 +101,45 @@ const char* to_string(role r) {
   return "unknown";
 }
 
+failure raft_failure(error_code code, node_id leader_hint,
+                     std::string message) {
+  errc general = errc::invalid_argument;
+  switch (code) {
+  case error_code::none:
+    general = errc::internal;
+    break;
+  case error_code::not_leader:
+  case error_code::transfer_in_progress:
+  case error_code::change_pending:
+  case error_code::learner_behind:
+    general = errc::unavailable; // retry, here or at the leader
+    break;
+  case error_code::already_member:
+    general = errc::already_exists;
+    break;
+  case error_code::unknown_node:
+    general = errc::not_found;
+    break;
+  case error_code::not_a_learner:
+  case error_code::not_a_voter:
+  case error_code::last_voter:
+  case error_code::bad_index:
+    general = errc::invalid_argument;
+    break;
+  case error_code::broken_chain:
+    general = errc::internal;
+    break;
+  }
+  failure out{general, std::move(message)};
+  out.leader_hint = leader_hint;
+  out.detail = static_cast<std::uint16_t>(code);
+  return out;
+}
+
+error_code code_of(const failure& f) {
+  if (f.detail > static_cast<std::uint16_t>(error_code::broken_chain))
+    return error_code::none;
+  return static_cast<error_code>(f.detail);
+}
+
 } // namespace skep::raft

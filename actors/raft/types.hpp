@@ -1,9 +1,10 @@
 #pragma once
 
+#include "messages/result.hpp"
+
 #include <array>
 #include <cstdint>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace skep::raft {
@@ -150,6 +151,7 @@ struct message {
 
 /// What can go wrong when asking the core to do something.
 enum class error_code : std::uint8_t {
+  none,                 ///< not a failure of the core
   not_leader,           ///< only the leader accepts this; see leader_hint
   transfer_in_progress, ///< leadership transfer running; retry later
   change_pending,       ///< a configuration change is not committed yet
@@ -163,34 +165,13 @@ enum class error_code : std::uint8_t {
   broken_chain,         ///< this node's log failed hash verification
 };
 
-/// An error value: the code, the leader this node knows of (0 = none) and a
-/// sentence for the operator.
-struct error {
-  error_code code = error_code::not_leader;
-  node_id leader_hint = 0;
-  std::string message;
-};
+/// A failure of the core: `detail` holds the error_code (see code_of), the
+/// errc is the nearest general one, and leader_hint names the leader this
+/// member knows of (0 = none).
+failure raft_failure(error_code code, node_id leader_hint, std::string message);
 
-/// Either a value or an error (C++17 stand-in for std::expected).
-template <class T>
-class expected {
- public:
-  expected(T value) : state_(std::move(value)) {}
-  expected(error err) : state_(std::move(err)) {}
-
-  bool has_value() const { return state_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-  const T& value() const { return std::get<0>(state_); }
-  T& value() { return std::get<0>(state_); }
-  const T& operator*() const { return value(); }
-  /// Non-const, so a large value (a snapshot) can be moved out.
-  T& operator*() { return value(); }
-  const T* operator->() const { return &value(); }
-  const error& err() const { return std::get<1>(state_); }
-
- private:
-  std::variant<T, error> state_;
-};
+/// The error_code of a failure made by raft_failure.
+error_code code_of(const failure& f);
 
 /// A confirmed linearizable read: it may be served once the state machine has
 /// applied `index`.

@@ -141,13 +141,13 @@ TEST(RaftCore, ProposalToFollowerNamesTheLeader) {
   manual_cluster c({1, 2, 3});
   auto before = c[2].propose({1});
   ASSERT_FALSE(before);
-  EXPECT_EQ(before.err().code, error_code::not_leader);
-  EXPECT_EQ(before.err().leader_hint, 0u);
+  EXPECT_EQ(code_of(before.error()), error_code::not_leader);
+  EXPECT_EQ(before.error().leader_hint, 0u);
   c.elect(1);
   auto after = c[2].propose({1});
   ASSERT_FALSE(after);
-  EXPECT_EQ(after.err().leader_hint, 1u);
-  EXPECT_NE(after.err().message.find("node 1"), std::string::npos);
+  EXPECT_EQ(after.error().leader_hint, 1u);
+  EXPECT_NE(after.error().message.find("node 1"), std::string::npos);
 }
 
 TEST(RaftCore, HigherTermReplyDeposesLeader) {

@@ -33,7 +33,8 @@ TEST(RaftCore, OnlyOneConfigurationChangeMayBePending) {
   ASSERT_TRUE(c[1].add_learner(4));
   auto second = c[1].add_learner(5);
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.err().code, error_code::change_pending);
+  EXPECT_EQ(code_of(second.error()), error_code::change_pending);
+  EXPECT_EQ(second.error().code, skep::errc::unavailable) << "retry later";
   c.flush(1);
   c.deliver();
   EXPECT_TRUE(c[1].add_learner(5));
@@ -47,11 +48,11 @@ TEST(RaftCore, LaggingLearnerPromotionIsRefusedWithReason) {
   c.deliver();
   auto refused = c[1].promote_learner(4);
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.err().code, error_code::learner_behind);
-  EXPECT_NE(refused.err().message.find("learner 4"), std::string::npos);
+  EXPECT_EQ(code_of(refused.error()), error_code::learner_behind);
+  EXPECT_NE(refused.error().message.find("learner 4"), std::string::npos);
   auto not_learner = c[1].promote_learner(2);
   ASSERT_FALSE(not_learner);
-  EXPECT_EQ(not_learner.err().code, error_code::not_a_learner);
+  EXPECT_EQ(code_of(not_learner.error()), error_code::not_a_learner);
 }
 
 TEST(RaftCore, RemovingTheLastVoterIsRefused) {
@@ -60,10 +61,15 @@ TEST(RaftCore, RemovingTheLastVoterIsRefused) {
   ASSERT_EQ(c[1].role(), role::leader);
   auto refused = c[1].remove_member(1);
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.err().code, error_code::last_voter);
+  EXPECT_EQ(code_of(refused.error()), error_code::last_voter);
+  EXPECT_EQ(refused.error().code, skep::errc::invalid_argument);
   auto unknown = c[1].remove_member(9);
   ASSERT_FALSE(unknown);
-  EXPECT_EQ(unknown.err().code, error_code::unknown_node);
+  EXPECT_EQ(code_of(unknown.error()), error_code::unknown_node);
+  EXPECT_EQ(unknown.error().code, skep::errc::not_found);
+  // A failure from elsewhere carries no Raft reason.
+  EXPECT_EQ(code_of(skep::failure{skep::errc::internal, "disk"}),
+            error_code::none);
 }
 
 TEST(RaftCore, TruncatedConfigurationEntryIsRolledBack) {
@@ -94,7 +100,7 @@ TEST(RaftCore, LeadershipTransferSendsTimeoutNowOnceTargetIsCaughtUp) {
     EXPECT_NE(m.type, message_type::timeout_now); // not caught up yet
   auto refused = c[1].propose({2});
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.err().code, error_code::transfer_in_progress);
+  EXPECT_EQ(code_of(refused.error()), error_code::transfer_in_progress);
   c.deliver();
   EXPECT_EQ(c[3].role(), role::leader);
   EXPECT_EQ(c[1].role(), role::follower);
@@ -125,7 +131,7 @@ TEST(RaftCore, TransferToNonVoterIsRefused) {
   c.elect(1);
   auto refused = c[1].transfer_leadership(7);
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.err().code, error_code::not_a_voter);
+  EXPECT_EQ(code_of(refused.error()), error_code::not_a_voter);
 }
 
 TEST(RaftCore, ReadIndexNeedsAHeartbeatQuorum) {
@@ -151,7 +157,7 @@ TEST(RaftCore, ReadIndexIsNotConfirmedByAMinority) {
   EXPECT_TRUE(c.reads.empty());
   auto refused = c[2].read_index(6);
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.err().leader_hint, 1u);
+  EXPECT_EQ(refused.error().leader_hint, 1u);
 }
 
 TEST(RaftCore, LeaderSendsSnapshotInChunksAndFollowerContinuesTheChain) {
@@ -216,7 +222,7 @@ TEST(RaftCore, SnapshotOutsideAppliedLogIsRefused) {
   c.tick(1, 25);
   auto refused = c[1].make_snapshot(50, {});
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.err().code, error_code::bad_index);
+  EXPECT_EQ(code_of(refused.error()), error_code::bad_index);
 }
 
 TEST(RaftCore, ForcedNewClusterMakesSelfTheOnlyVoterAndKeepsTheLog) {

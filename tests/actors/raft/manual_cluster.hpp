@@ -87,7 +87,7 @@ class manual_cluster {
   }
 
   /// Proposes `payload` on `id` and handles the ready.
-  expected<index_t> propose(node_id id, bytes payload) {
+  result<index_t> propose(node_id id, bytes payload) {
     auto result = (*this)[id].propose(std::move(payload));
     flush(id);
     return result;

@@ -150,7 +150,7 @@ void cluster::maybe_snapshot(node_id id) {
     return;
   auto snap = n.raft->make_snapshot(n.applied, data_of(n.values));
   if (!snap) {
-    fail(name(id) + " could not snapshot: " + snap.err().message);
+    fail(name(id) + " could not snapshot: " + snap.error().message);
     return;
   }
   n.storage.save_snapshot(*snap);

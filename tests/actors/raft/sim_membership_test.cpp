@@ -12,7 +12,7 @@ namespace {
 // resulting configuration entry is committed. A refusal saying the change is
 // already in the log (done by an earlier attempt) counts as accepted.
 bool change_membership(cluster& c,
-                       const std::function<expected<index_t>(core&)>& change,
+                       const std::function<skep::result<index_t>(core&)>& change,
                        int max_ticks = 3000) {
   index_t index = 0;
   node_id at = 0;
@@ -28,12 +28,12 @@ bool change_membership(cluster& c,
       if (index != 0 && c.is_up(at) && c.node(at).term() == term)
         return false; // still waiting for the commit
       auto& lead = c.node(leader);
-      auto result = change(lead);
-      if (result) {
-        index = *result;
-      } else if (result.err().code == error_code::already_member
-                 || result.err().code == error_code::unknown_node
-                 || result.err().code == error_code::not_a_learner) {
+      auto outcome = change(lead);
+      if (outcome) {
+        index = *outcome;
+      } else if (code_of(outcome.error()) == error_code::already_member
+                 || code_of(outcome.error()) == error_code::unknown_node
+                 || code_of(outcome.error()) == error_code::not_a_learner) {
         index = lead.last_index();
       } else {
         return false;
@@ -106,8 +106,9 @@ TEST(RaftSimulation, LaggingLearnerIsNotPromotedUntilCaughtUp) {
     c.isolate(4);
     SIM_REQUIRE(c, c.propose_and_commit(20) == 20, "cannot commit");
     auto refused = c.node(c.leader()).promote_learner(4);
-    SIM_REQUIRE(c, !refused && refused.err().code == error_code::learner_behind,
-                "lagging learner was promoted");
+    SIM_REQUIRE(
+      c, !refused && code_of(refused.error()) == error_code::learner_behind,
+      "lagging learner was promoted");
     c.heal();
     SIM_REQUIRE(c, c.run_until([&] { return caught_up(c, 4); }, 2000),
                 "learner did not catch up");
@@ -139,7 +140,8 @@ TEST(RaftSimulation, LeadershipTransferUnderFaults) {
             if (c.node(leader).transfer_target() == target) {
               auto refused = c.node(leader).propose({0});
               if (refused
-                  || refused.err().code != error_code::transfer_in_progress)
+                  || code_of(refused.error())
+                       != error_code::transfer_in_progress)
                 c.fail("proposal accepted during leadership transfer");
             }
           }
