@@ -93,7 +93,8 @@ void maybe_snapshot(self_ptr self) {
           log::info(who, "store snapshot at index {}; the log is compacted",
                     index);
         } else {
-          log::warn(who, "no store snapshot at index {}: {}", index, out.error);
+          log::warn(who, "no store snapshot at index {}: {}", index,
+                    out.why.message);
         }
       },
       [=](caf::error& err) {
@@ -205,10 +206,10 @@ void propose_at(self_ptr self, std::vector<uint8_t> batch,
     .then(
       [=](const raft::outcome& out) {
         if (!out.ok) {
-          then(
-            failure{errc::unavailable,
-                    fmt::format("the change was not committed: {}", out.error)},
-            0);
+          then(failure{errc::unavailable,
+                       fmt::format("the change was not committed: {}",
+                                   out.why.message)},
+               0);
           return;
         }
         auto& st = self->state;

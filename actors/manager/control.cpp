@@ -97,7 +97,7 @@ void demote(self_ptr self, const control_request& req, store::node_object node,
           rp.deliver(
             error_reply(errc::unavailable, fmt::format("cannot hand over the "
                                                        "leadership: {}",
-                                                       out.error)));
+                                                       out.why.message)));
           return;
         }
         // The successor leads shortly: send it the request once this

@@ -92,8 +92,8 @@ struct raft_state {
     if (stager.joinable())
       stager.join();
     if (staging)
-      staging->promise.deliver(outcome{false, 0, 0, "the raft member stopped"});
-    outcome stopped{false, 0, 0, "the raft member stopped"};
+      staging->promise.deliver(outcome::refused("the raft member stopped"));
+    auto stopped = outcome::refused("the raft member stopped");
     for (auto& entry : proposals)
       entry.second.promise.deliver(stopped);
     for (auto& entry : reads)
@@ -108,11 +108,11 @@ struct raft_state {
 using raft_self = raft_actor::stateful_pointer<raft_state>;
 
 outcome failed(const failure& err) {
-  return outcome{false, 0, err.leader_hint, err.message};
+  return outcome::refused(err);
 }
 
 outcome done(index_t index) {
-  return outcome{true, index, 0, {}};
+  return outcome::success(index);
 }
 
 // The messages only a leader sends: they vouch for no entry it has not
@@ -228,9 +228,9 @@ void drain(raft_self self) {
           if (it->second.term == e.term)
             it->second.promise.deliver(done(e.index));
           else
-            it->second.promise.deliver(
-              outcome{false, 0, st.member->leader(),
-                      "the proposal was lost when leadership changed; retry"});
+            it->second.promise.deliver(outcome::refused(
+              "the proposal was lost when leadership changed; retry",
+              st.member->leader()));
           st.proposals.erase(it);
         }
         // A copy: advance() below reads rd.committed.
@@ -247,9 +247,9 @@ void drain(raft_self self) {
         auto it = st.reads.find(id);
         if (it == st.reads.end())
           continue;
-        it->second.deliver(outcome{false, 0, st.member->leader(),
-                                   "leadership was lost before the read was "
-                                   "confirmed; retry"});
+        it->second.deliver(outcome::refused("leadership was lost before the "
+                                            "read was confirmed; retry",
+                                            st.member->leader()));
         st.reads.erase(it);
       }
       st.member->advance(rd);
@@ -299,9 +299,8 @@ void adopt_staged(raft_self self, staged_snapshot staged) {
   auto index = staged.meta.index;
   if (!staged.error.empty()) {
     log::error(st.who, "no snapshot at index {}: {}", index, staged.error);
-    promise.deliver(outcome{
-      false, 0, 0,
-      fmt::format("cannot snapshot at index {}: {}", index, staged.error)});
+    promise.deliver(outcome::refused(
+      fmt::format("cannot snapshot at index {}: {}", index, staged.error)));
     return;
   }
   try {
@@ -321,7 +320,7 @@ void adopt_staged(raft_self self, staged_snapshot staged) {
     compact_step(self); // the first step now, the rest on the next ticks
   } catch (const storage_failure& e) {
     log::error(st.who, "stopping: {}", e.what());
-    promise.deliver(outcome{false, 0, 0, "the raft member stopped"});
+    promise.deliver(outcome::refused("the raft member stopped"));
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
     return;
   }
@@ -339,8 +338,8 @@ caf::typed_response_promise<outcome> take_snapshot(raft_self self,
   auto& m = *st.member;
   auto promise = self->make_response_promise<outcome>();
   auto refuse = [&](std::string why) {
-    promise.deliver(outcome{
-      false, 0, 0, fmt::format("cannot snapshot at index {}: {}", index, why)});
+    promise.deliver(outcome::refused(
+      fmt::format("cannot snapshot at index {}: {}", index, why)));
     return promise;
   };
   if (st.staging)
@@ -369,7 +368,7 @@ caf::typed_response_promise<outcome> take_snapshot(raft_self self,
   } catch (const storage_failure& e) {
     log::error(st.who, "stopping: {}", e.what());
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
-    promise.deliver(outcome{false, 0, 0, "the raft member stopped"});
+    promise.deliver(outcome::refused("the raft member stopped"));
     return promise;
   }
   st.staging = raft_state::staging_snapshot{index, promise};
@@ -503,7 +502,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       drain(self);
       if (!result)
         return failed(result.error());
-      return outcome{true, 0, *result, {}};
+      return outcome::success(0); // the transfer started
     },
     [self](atom::status) { return status_of(self); },
     [self](atom::verify) -> outcome {
@@ -512,7 +511,10 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
         return done(self->state.member->last_index());
       log::error(self->state.who, "log hash chain is broken: {}",
                  report.reason);
-      return outcome{false, report.first_bad_index, 0, report.reason};
+      auto refused = outcome::refused(
+        raft_failure(error_code::broken_chain, 0, report.reason));
+      refused.index = report.first_bad_index;
+      return refused;
     },
     [self](atom::snapshot, index_t index, bytes& data) {
       return take_snapshot(self, index, std::move(data));

@@ -16,12 +16,25 @@
 namespace skep::raft {
 
 /// The answer to a request the raft actor serves: an index on success,
-/// otherwise why not and, when known, which member leads (to retry there).
+/// otherwise why not: a failure whose leader_hint names the member that
+/// leads, when known (to retry there), and whose detail is Raft's
+/// error_code when the core refused (see code_of).
 struct outcome {
   bool ok = false;
   index_t index = 0;
-  node_id leader_hint = 0;
-  std::string error;
+  failure why;
+
+  static outcome success(index_t index) { return outcome{true, index, {}}; }
+  static outcome refused(failure why) {
+    return outcome{false, 0, std::move(why)};
+  }
+  /// A refusal that is not the core's: the member stopped, a snapshot
+  /// could not be written.
+  static outcome refused(std::string message, node_id leader_hint = 0) {
+    failure f{errc::unavailable, std::move(message)};
+    f.leader_hint = leader_hint;
+    return refused(std::move(f));
+  }
 };
 
 /// What a member reports about itself.

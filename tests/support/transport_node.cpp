@@ -467,7 +467,7 @@ int main(int argc, char** argv) {
             if (out.ok)
               say("@{} ok index {} in {} us", tag, out.index, us);
             else
-              say("@{} error {} in {} us", tag, out.error, us);
+              say("@{} error {} in {} us", tag, out.why.message, us);
           },
           [&](caf::error& err) {
             say("@{} error {}", tag, caf::to_string(err));

@@ -158,19 +158,19 @@ class RaftActor : public test::actor_fixture {
   outcome propose(node_id on, const std::string& text) {
     auto out = request<outcome>(net->members.at(on), atom::propose_v,
                                 bytes(text.begin(), text.end()));
-    return out ? *out : outcome{false, 0, 0, "no reply"};
+    return out ? *out : outcome::refused("no reply");
   }
 
   /// Asks member `on` to store `state` as its snapshot at `index`.
   outcome snapshot_at(node_id on, index_t index, const std::string& state) {
     auto out = request<outcome>(net->members.at(on), atom::snapshot_v, index,
                                 bytes(state.begin(), state.end()));
-    return out ? *out : outcome{false, 0, 0, "no reply"};
+    return out ? *out : outcome::refused("no reply");
   }
 
   outcome verify(node_id on) {
     auto out = request<outcome>(net->members.at(on), atom::verify_v);
-    return out ? *out : outcome{false, 0, 0, "no reply"};
+    return out ? *out : outcome::refused("no reply");
   }
 
   std::vector<std::string> payloads_applied_by(node_id id) {

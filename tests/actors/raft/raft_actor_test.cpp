@@ -45,9 +45,9 @@ TEST_F(RaftActor, ProposalIsAnsweredOnceCommittedAndEveryMemberApplies) {
   auto leader = await_leader();
   ASSERT_NE(leader, 0u);
   auto first = propose(leader, "service create web");
-  ASSERT_TRUE(first.ok) << first.error;
+  ASSERT_TRUE(first.ok) << first.why.message;
   auto second = propose(leader, "service scale web=3");
-  ASSERT_TRUE(second.ok) << second.error;
+  ASSERT_TRUE(second.ok) << second.why.message;
   EXPECT_GT(second.index, first.index);
   advance(50ms); // a heartbeat carries the commit index to followers
   for (node_id id : {1, 2, 3})
@@ -64,8 +64,9 @@ TEST_F(RaftActor, ProposalToAFollowerNamesTheLeader) {
   node_id follower = leader == 1 ? 2 : 1;
   auto out = propose(follower, "x");
   EXPECT_FALSE(out.ok);
-  EXPECT_EQ(out.leader_hint, leader);
-  EXPECT_FALSE(out.error.empty());
+  EXPECT_EQ(out.why.leader_hint, leader);
+  EXPECT_EQ(code_of(out.why), error_code::not_leader);
+  EXPECT_FALSE(out.why.message.empty());
 }
 
 TEST_F(RaftActor, ReadIndexIsServedAfterLeadershipIsConfirmed) {
@@ -76,7 +77,7 @@ TEST_F(RaftActor, ReadIndexIsServedAfterLeadershipIsConfirmed) {
   ASSERT_TRUE(written.ok);
   auto read = request<outcome>(net->members.at(leader), atom::read_v);
   ASSERT_TRUE(read);
-  ASSERT_TRUE(read->ok) << read->error;
+  ASSERT_TRUE(read->ok) << read->why.message;
   EXPECT_GE(read->index, written.index);
 }
 
@@ -102,7 +103,8 @@ TEST_F(RaftActor, IsolatedLeaderIsReplacedAndItsUncommittedProposalFails) {
                   [&](caf::error& e) { FAIL() << sys.render(e); });
   ASSERT_TRUE(lost);
   EXPECT_FALSE(lost->ok);
-  EXPECT_NE(lost->error.find("lost"), std::string::npos) << lost->error;
+  EXPECT_NE(lost->why.message.find("lost"), std::string::npos)
+    << lost->why.message;
   EXPECT_EQ(payloads_applied_by(old_leader),
             (std::vector<std::string>{"kept"}));
 }
@@ -148,7 +150,8 @@ TEST_F(RaftActor, StorageFailureStopsTheMemberAndFailsItsRequests) {
   *fail = true;
   auto out = propose(1, "never durable");
   EXPECT_FALSE(out.ok);
-  EXPECT_NE(out.error.find("stopped"), std::string::npos) << out.error;
+  EXPECT_NE(out.why.message.find("stopped"), std::string::npos)
+    << out.why.message;
   EXPECT_TRUE(payloads_applied_by(1).empty());
 }
 
@@ -176,20 +179,20 @@ TEST_F(RaftActor, LearnerJoinsIsPromotedAndLeadershipMovesToIt) {
   run();
   auto added = request<outcome>(net->members.at(leader), atom::add_learner_v,
                                 node_id{4});
-  ASSERT_TRUE(added && added->ok) << (added ? added->error : "no reply");
+  ASSERT_TRUE(added && added->ok) << (added ? added->why.message : "no reply");
   for (int i = 0; i < 20; ++i)
     advance(50ms);
   EXPECT_EQ(payloads_applied_by(4), (std::vector<std::string>{"before"}));
   auto promoted
     = request<outcome>(net->members.at(leader), atom::promote_v, node_id{4});
   ASSERT_TRUE(promoted && promoted->ok)
-    << (promoted ? promoted->error : "no reply");
+    << (promoted ? promoted->why.message : "no reply");
   for (int i = 0; i < 5; ++i)
     advance(50ms);
   EXPECT_TRUE(status_of(leader).config.is_voter(4));
   auto moved
     = request<outcome>(net->members.at(leader), atom::transfer_v, node_id{4});
-  ASSERT_TRUE(moved && moved->ok) << (moved ? moved->error : "no reply");
+  ASSERT_TRUE(moved && moved->ok) << (moved ? moved->why.message : "no reply");
   for (int i = 0; i < 40 && status_of(4).role != role::leader; ++i)
     advance(50ms);
   EXPECT_EQ(status_of(4).role, role::leader);
@@ -205,7 +208,7 @@ TEST_F(RaftActor, RemovingTheLastVoterIsRefused) {
   auto out = request<outcome>(net->members.at(1), atom::remove_v, node_id{1});
   ASSERT_TRUE(out);
   EXPECT_FALSE(out->ok);
-  EXPECT_FALSE(out->error.empty());
+  EXPECT_FALSE(out->why.message.empty());
 }
 
 TEST_F(RaftActor, TamperedSqliteLogIsFoundAtStartAndOnRequest) {

@@ -82,18 +82,18 @@ class RaftDetached : public ::testing::Test {
   }
 
   outcome snapshot_at(index_t index, bytes data) {
-    outcome out{false, 0, 0, "no reply"};
+    auto out = outcome::refused("no reply");
     self->request(member, 60s, atom::snapshot_v, index, std::move(data))
       .receive([&](const outcome& o) { out = o; },
-               [&](caf::error& err) { out.error = caf::to_string(err); });
+               [&](caf::error& err) { out.why.message = caf::to_string(err); });
     return out;
   }
 
   outcome propose(std::string text) {
-    outcome out{false, 0, 0, "no reply"};
+    auto out = outcome::refused("no reply");
     self->request(member, 10s, atom::propose_v, bytes(text.begin(), text.end()))
       .receive([&](const outcome& o) { out = o; },
-               [&](caf::error& err) { out.error = caf::to_string(err); });
+               [&](caf::error& err) { out.why.message = caf::to_string(err); });
     return out;
   }
 
@@ -130,7 +130,7 @@ TEST_F(RaftDetached, ASnapshotIsWrittenOffTheMembersThreadThenCompacted) {
   // 32 MiB: seconds of writing on a slow disk, none of it on the member.
   bytes state(32u << 20, 0x42);
   auto out = snapshot_at(k, state);
-  ASSERT_TRUE(out.ok) << out.error;
+  ASSERT_TRUE(out.ok) << out.why.message;
   EXPECT_EQ(out.index, k);
   EXPECT_EQ(status_now().snapshot_index, k);
   // Compacted in steps of a few entries per tick, down to the kept tail.
@@ -158,8 +158,8 @@ TEST_F(RaftDetached, ASnapshotOfAnUnappliedIndexIsRefusedAndWritesNothing) {
   auto applied = status_now().applied;
   auto out = snapshot_at(applied + 10, bytes{1, 2, 3});
   EXPECT_FALSE(out.ok);
-  EXPECT_NE(out.error.find("applied only up to index"), std::string::npos)
-    << out.error;
+  EXPECT_NE(out.why.message.find("applied only up to index"), std::string::npos)
+    << out.why.message;
   EXPECT_EQ(status_now().snapshot_index, 0u);
   EXPECT_EQ(test::files_in(path() + "-snapshots").size(), 1u)
     << "only the bootstrap snapshot's file";

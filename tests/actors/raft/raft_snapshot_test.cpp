@@ -33,7 +33,7 @@ class RaftSnapshot : public testing::RaftActor {
   void propose_all(node_id on, std::vector<std::string> texts) {
     for (auto& text : texts) {
       auto out = propose(on, text);
-      ASSERT_TRUE(out.ok) << text << ": " << out.error;
+      ASSERT_TRUE(out.ok) << text << ": " << out.why.message;
     }
   }
 
@@ -52,7 +52,7 @@ TEST_F(RaftSnapshot, SnapshotCompactsTheLogKeepingATailAndTheChainVerifies) {
   ASSERT_EQ(before.first_index, 1u);
   auto k = before.last_index - 2;
   auto out = snapshot_at(1, k, "state");
-  ASSERT_TRUE(out.ok) << out.error;
+  ASSERT_TRUE(out.ok) << out.why.message;
   EXPECT_EQ(out.index, k);
   auto after = status_of(1);
   EXPECT_EQ(after.snapshot_index, k);
@@ -60,12 +60,12 @@ TEST_F(RaftSnapshot, SnapshotCompactsTheLogKeepingATailAndTheChainVerifies) {
   EXPECT_EQ(after.last_index, before.last_index);
   EXPECT_EQ(after.applied, before.applied);
   auto verified = verify(1);
-  EXPECT_TRUE(verified.ok) << verified.error;
+  EXPECT_TRUE(verified.ok) << verified.why.message;
   EXPECT_EQ(verified.index, before.last_index);
   // The chain goes on from the compacted log.
   ASSERT_TRUE(propose(1, "k").ok);
   verified = verify(1);
-  EXPECT_TRUE(verified.ok) << verified.error;
+  EXPECT_TRUE(verified.ok) << verified.why.message;
   EXPECT_EQ(verified.index, before.last_index + 1);
 }
 
@@ -76,10 +76,10 @@ TEST_F(RaftSnapshot, SnapshotOfAnUnappliedIndexIsRefused) {
   auto before = status_of(1);
   auto out = snapshot_at(1, before.applied + 1, "future");
   EXPECT_FALSE(out.ok);
-  EXPECT_NE(out.error.find("applied only up to index "
-                           + std::to_string(before.applied)),
+  EXPECT_NE(out.why.message.find("applied only up to index "
+                                 + std::to_string(before.applied)),
             std::string::npos)
-    << out.error;
+    << out.why.message;
   auto after = status_of(1);
   EXPECT_EQ(after.snapshot_index, before.snapshot_index);
   EXPECT_EQ(after.first_index, before.first_index);
@@ -94,11 +94,11 @@ TEST_F(RaftSnapshot, SnapshotOlderThanTheStoredOneIsRefused) {
   EXPECT_EQ(status_of(1).first_index, k + 1);
   auto older = snapshot_at(1, k - 1, "abc");
   EXPECT_FALSE(older.ok);
-  EXPECT_NE(older.error.find("already compacted"), std::string::npos)
-    << older.error;
+  EXPECT_NE(older.why.message.find("already compacted"), std::string::npos)
+    << older.why.message;
   // The same index again changes nothing and succeeds.
   auto again = snapshot_at(1, k, "abcd");
-  EXPECT_TRUE(again.ok) << again.error;
+  EXPECT_TRUE(again.ok) << again.why.message;
   EXPECT_EQ(again.index, k);
   EXPECT_EQ(status_of(1).snapshot_index, k);
 }
@@ -135,7 +135,7 @@ TEST_F(RaftSnapshot, RestartedMemberRestoresTheSnapshotThenAppliesOnlyLater) {
     EXPECT_EQ(log.entries[i].index, log.entries[i - 1].index + 1);
   EXPECT_EQ(payloads_applied_by(1), (std::vector<std::string>{"f", "g"}));
   auto verified = verify(1);
-  EXPECT_TRUE(verified.ok) << verified.error;
+  EXPECT_TRUE(verified.ok) << verified.why.message;
 }
 
 TEST_F(RaftSnapshot, FollowerBehindTheCompactionPointGetsTheSnapshot) {
@@ -174,7 +174,7 @@ TEST_F(RaftSnapshot, FollowerBehindTheCompactionPointGetsTheSnapshot) {
     EXPECT_GT(log.entries[i].index, k);
   EXPECT_EQ(payloads_applied_by(behind), (std::vector<std::string>{"a", "j"}));
   auto verified = verify(behind);
-  EXPECT_TRUE(verified.ok) << verified.error;
+  EXPECT_TRUE(verified.ok) << verified.why.message;
 }
 
 } // namespace

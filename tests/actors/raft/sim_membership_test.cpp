@@ -11,9 +11,9 @@ namespace {
 // Retries `change` on the current leader until it is accepted and the
 // resulting configuration entry is committed. A refusal saying the change is
 // already in the log (done by an earlier attempt) counts as accepted.
-bool change_membership(cluster& c,
-                       const std::function<skep::result<index_t>(core&)>& change,
-                       int max_ticks = 3000) {
+bool change_membership(
+  cluster& c, const std::function<skep::result<index_t>(core&)>& change,
+  int max_ticks = 3000) {
   index_t index = 0;
   node_id at = 0;
   term_t term = 0;
