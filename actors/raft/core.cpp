@@ -62,9 +62,9 @@ hard_state core::current_hard_state() const {
 
 index_t core::own_match() const {
   auto& unstable = log_.unstable_entries();
-  if (unstable.empty())
-    return log_.last_index();
-  return unstable.front().index - 1;
+  auto written
+    = unstable.empty() ? log_.last_index() : unstable.front().index - 1;
+  return std::min(written, log_.durable);
 }
 
 index_t core::match_index(node_id peer) const {
@@ -384,7 +384,22 @@ void core::advance(const ready& rd) {
     persisted_state_ = *rd.state;
   if (!rd.committed.empty())
     log_.applied = std::max(log_.applied, rd.committed.back().index);
+  if (!config_.async_durability)
+    log_.durable = log_.last_index();
   // The leader counts its own entries only once they are on disk.
+  if (role_ == raft::role::leader && maybe_commit())
+    broadcast_append();
+}
+
+void core::persisted_through(index_t index, term_t term) {
+  if (index <= log_.durable || index > log_.last_index())
+    return;
+  if (!log_.unstable_entries().empty()
+      && index >= log_.unstable_entries().front().index)
+    return; // not even written yet: a report about another entry
+  if (log_.term(index) != term)
+    return; // overwritten since the sync began
+  log_.durable = index;
   if (role_ == raft::role::leader && maybe_commit())
     broadcast_append();
 }

@@ -48,6 +48,12 @@ struct core_config {
   bool force_new_cluster = false;
   /// Seed of the election-timeout randomness; a simulation replays from it.
   std::uint64_t seed = 0;
+  /// Off: handling a ready (step 3 below) makes its writes durable. On: the
+  /// caller may make them durable later, off its thread, and says so with
+  /// persisted_through(); until then this member's own entries do not count
+  /// toward commitment when it leads, and the caller holds back what step 4
+  /// must not send before the sync.
+  bool async_durability = false;
 };
 
 /// A batch of work for the caller. Handle it in this order, then call
@@ -132,6 +138,16 @@ class core {
 
   /// Acknowledges that `rd` (the last take_ready() result) was handled.
   void advance(const ready& rd);
+
+  /// With core_config::async_durability: every write handed out up to
+  /// entry `index` of term `term` is durable now. A report about an entry
+  /// that was overwritten meanwhile (another term at `index`) is ignored:
+  /// the sync that covers its replacement reports again.
+  void persisted_through(index_t index, term_t term);
+
+  /// The last entry known durable here (what this member counts as its own
+  /// match when it leads).
+  index_t durable_index() const { return log_.durable; }
 
   node_id id() const { return config_.id; }
   raft::role role() const { return role_; }

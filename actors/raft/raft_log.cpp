@@ -1,11 +1,13 @@
 #include "actors/raft/raft_log.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace skep::raft {
 
 raft_log::raft_log(log_storage& storage)
-  : storage_(storage), offset_(storage.last_index() + 1) {}
+  : durable(storage.last_index()), storage_(storage),
+    offset_(storage.last_index() + 1) {}
 
 index_t raft_log::first_index() const {
   if (unstable_snapshot_)
@@ -85,6 +87,8 @@ void raft_log::append(std::vector<entry> batch) {
   auto from = batch.front().index;
   if (from < first_index() || from > last_index() + 1)
     throw std::out_of_range("raft_log::append: gap or compacted index");
+  if (from <= durable)
+    durable = from - 1; // what replaces them is not durable yet
   if (from >= offset_) {
     unstable_.resize(from - offset_);
   } else {
@@ -97,6 +101,7 @@ void raft_log::append(std::vector<entry> batch) {
 }
 
 void raft_log::restore(snapshot snap) {
+  durable = std::min(durable, snap.meta.index);
   offset_ = snap.meta.index + 1;
   unstable_.clear();
   committed = snap.meta.index;

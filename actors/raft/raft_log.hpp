@@ -58,6 +58,9 @@ class raft_log {
 
   index_t committed = 0;
   index_t applied = 0;
+  /// The last entry known durable (see core::persisted_through); entries
+  /// replaced by append() are not.
+  index_t durable = 0;
 
  private:
   log_storage& storage_;

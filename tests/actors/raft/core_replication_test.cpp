@@ -42,7 +42,8 @@ message append_after(const entry& prev, term_t term,
 
 // A follower (node 2 of {1,2,3}) whose storage holds `terms`.
 struct follower_with_log {
-  explicit follower_with_log(const std::vector<term_t>& terms)
+  explicit follower_with_log(const std::vector<term_t>& terms,
+                             bool async_durability = false)
     : log(chain_of_terms(terms)) {
     configuration config;
     config.voters = {1, 2, 3};
@@ -53,6 +54,7 @@ struct follower_with_log {
     storage.save_hard_state(state);
     core_config cfg;
     cfg.id = 2;
+    cfg.async_durability = async_durability;
     raft.emplace(cfg, storage);
   }
 
@@ -270,4 +272,61 @@ TEST(RaftCore, CommittedEntriesAreAppliedInOrderOnEveryMember) {
     for (std::size_t i = 0; i < applied.size(); ++i)
       EXPECT_EQ(applied[i].index, i + 1);
   }
+}
+
+// ---- durability reported after the write (core_config::async_durability)
+
+TEST(RaftCore, ALoneLeaderCommitsOnlyOnceItsEntryIsDurable) {
+  core_config cfg;
+  cfg.async_durability = true;
+  manual_cluster c({1}, cfg);
+  c.tick(1, 25);
+  ASSERT_EQ(c[1].role(), role::leader);
+  // Its first entry of the term, written but not reported durable.
+  EXPECT_LT(c[1].commit_index(), c[1].last_index());
+  c[1].persisted_through(c[1].last_index(), c[1].term());
+  c.flush(1);
+  EXPECT_EQ(c[1].commit_index(), c[1].last_index());
+  auto index = c.propose(1, {7});
+  ASSERT_TRUE(index);
+  EXPECT_LT(c[1].commit_index(), *index) << "committed before its sync";
+  EXPECT_EQ(c[1].durable_index(), *index - 1);
+  c[1].persisted_through(*index, c[1].term());
+  c.flush(1);
+  EXPECT_EQ(c[1].commit_index(), *index);
+  ASSERT_FALSE(c.applied(1).empty());
+  EXPECT_EQ(c.applied(1).back().payload, (bytes{7}));
+}
+
+TEST(RaftCore, ALeaderWaitingForItsSyncNeedsAQuorumWithoutItself) {
+  core_config cfg;
+  cfg.async_durability = true;
+  manual_cluster c({1, 2, 3}, cfg);
+  c.elect(1);
+  for (auto id : {1, 2, 3})
+    c[id].persisted_through(c[id].last_index(), c[id].term());
+  c.flush(1);
+  c.deliver();
+  auto index = c.propose(1, {9});
+  ASSERT_TRUE(index);
+  // Only node 2 gets (and acknowledges) the entry: with the leader's own
+  // copy not yet durable, that is one of three.
+  c.deliver(only({1, 2}));
+  EXPECT_LT(c[1].commit_index(), *index);
+  c[1].persisted_through(*index, c[1].term());
+  c.flush(1);
+  EXPECT_EQ(c[1].commit_index(), *index);
+}
+
+TEST(RaftCore, ADurabilityReportAboutAnOverwrittenEntryIsIgnored) {
+  follower_with_log f({1, 1, 2, 2}, true);
+  EXPECT_EQ(f.raft->durable_index(), 4u) << "what was stored at start";
+  auto leader_log = chain_of_terms({1, 1, 3});
+  f.step(append_after(leader_log[1], 3, {leader_log[2]}));
+  EXPECT_EQ(f.raft->durable_index(), 2u) << "entry 3 was replaced";
+  f.raft->persisted_through(4, 2); // a sync that began before the append
+  f.raft->persisted_through(3, 2);
+  EXPECT_EQ(f.raft->durable_index(), 2u);
+  f.raft->persisted_through(3, 3);
+  EXPECT_EQ(f.raft->durable_index(), 3u);
 }
