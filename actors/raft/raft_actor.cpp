@@ -107,14 +107,6 @@ struct raft_state {
 
 using raft_self = raft_actor::stateful_pointer<raft_state>;
 
-outcome failed(const failure& err) {
-  return outcome::refused(err);
-}
-
-outcome done(index_t index) {
-  return outcome::success(index);
-}
-
 // The messages only a leader sends: they vouch for no entry it has not
 // synced (it counts its own entries only once stable), only for its term, so
 // they may leave before the sync once that term is stored. A leader whose
@@ -226,7 +218,7 @@ void drain(raft_self self) {
           if (it == st.proposals.end())
             continue;
           if (it->second.term == e.term)
-            it->second.promise.deliver(done(e.index));
+            it->second.promise.deliver(outcome::success(e.index));
           else
             it->second.promise.deliver(outcome::refused(
               "the proposal was lost when leadership changed; retry",
@@ -264,7 +256,8 @@ void drain(raft_self self) {
   // Serve reads the sink has caught up with.
   while (!st.ready_reads.empty()
          && st.ready_reads.begin()->first <= st.applied) {
-    st.ready_reads.begin()->second.deliver(done(st.ready_reads.begin()->first));
+    st.ready_reads.begin()->second.deliver(
+      outcome::success(st.ready_reads.begin()->first));
     st.ready_reads.erase(st.ready_reads.begin());
   }
 }
@@ -307,7 +300,7 @@ void adopt_staged(raft_self self, staged_snapshot staged) {
     if (index <= st.storage->snapshot_metadata().index) {
       // A leader installed a later snapshot meanwhile.
       st.storage->drop_staged_snapshot(staged);
-      promise.deliver(done(index));
+      promise.deliver(outcome::success(index));
       return;
     }
     st.storage->adopt_snapshot(std::move(staged));
@@ -324,7 +317,7 @@ void adopt_staged(raft_self self, staged_snapshot staged) {
     self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
     return;
   }
-  promise.deliver(done(index));
+  promise.deliver(outcome::success(index));
 }
 
 /// Stores `data` as the snapshot at `index`. Writing it takes seconds for a
@@ -337,33 +330,39 @@ caf::typed_response_promise<outcome> take_snapshot(raft_self self,
   auto& st = self->state;
   auto& m = *st.member;
   auto promise = self->make_response_promise<outcome>();
-  auto refuse = [&](std::string why) {
-    promise.deliver(outcome::refused(
-      fmt::format("cannot snapshot at index {}: {}", index, why)));
+  auto refuse = [&](failure why) {
+    why.message
+      = fmt::format("cannot snapshot at index {}: {}", index, why.message);
+    promise.deliver(outcome::refused(std::move(why)));
     return promise;
   };
   if (st.staging)
-    return refuse(fmt::format("the snapshot at index {} is still being "
-                              "written",
-                              st.staging->index));
+    return refuse(failure{errc::unavailable,
+                          fmt::format("the snapshot at index {} is still being "
+                                      "written",
+                                      st.staging->index)});
   if (index > m.applied_index())
-    return refuse(fmt::format("this member has applied only up to index {}; "
-                              "snapshot an applied index",
-                              m.applied_index()));
+    return refuse(
+      failure{errc::invalid_argument,
+              fmt::format("this member has applied only up to index {}; "
+                          "snapshot an applied index",
+                          m.applied_index())});
   std::function<staged_snapshot()> job;
   try {
     auto current = st.storage->snapshot_metadata().index;
     if (index < current)
-      return refuse(fmt::format("the log is already compacted up to the "
-                                "snapshot at index {}; snapshot a later index",
-                                current));
+      return refuse(
+        failure{errc::invalid_argument,
+                fmt::format("the log is already compacted up to the "
+                            "snapshot at index {}; snapshot a later index",
+                            current)});
     if (index == current) {
-      promise.deliver(done(index)); // already stored
+      promise.deliver(outcome::success(index)); // already stored
       return promise;
     }
     auto snap = m.make_snapshot(index, std::move(data));
     if (!snap)
-      return refuse(snap.error().message);
+      return refuse(snap.error());
     job = st.storage->stage_snapshot(std::move(*snap));
   } catch (const storage_failure& e) {
     log::error(st.who, "stopping: {}", e.what());
@@ -410,8 +409,8 @@ outcome request_change(raft_self self, F&& change) {
   auto result = change(*self->state.member);
   drain(self);
   if (!result)
-    return failed(result.error());
-  return done(*result);
+    return outcome::refused(result.error());
+  return outcome::success(*result);
 }
 
 /// Where the member runs: on a thread of its own (skepd), or on the actor
@@ -465,7 +464,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto promise = self->make_response_promise<outcome>();
       auto index = st.member->propose(std::move(payload));
       if (!index) {
-        promise.deliver(failed(index.error()));
+        promise.deliver(outcome::refused(index.error()));
         return promise;
       }
       st.proposals.emplace(*index,
@@ -479,7 +478,7 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto id = st.next_read++;
       auto started = st.member->read_index(id);
       if (!started) {
-        promise.deliver(failed(started.error()));
+        promise.deliver(outcome::refused(started.error()));
         return promise;
       }
       st.reads.emplace(id, promise);
@@ -501,14 +500,14 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
       auto result = self->state.member->transfer_leadership(id);
       drain(self);
       if (!result)
-        return failed(result.error());
+        return outcome::refused(result.error());
       return outcome::success(0); // the transfer started
     },
     [self](atom::status) { return status_of(self); },
     [self](atom::verify) -> outcome {
       auto report = self->state.member->verify_log();
       if (report.ok())
-        return done(self->state.member->last_index());
+        return outcome::success(self->state.member->last_index());
       log::error(self->state.who, "log hash chain is broken: {}",
                  report.reason);
       auto refused = outcome::refused(

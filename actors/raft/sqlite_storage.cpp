@@ -426,11 +426,12 @@ sqlite_storage::open(const std::string& path) {
     }
     auto page_size = pragma_int(db, "PRAGMA page_size");
     auto checkpoints = std::make_unique<wal_checkpointer>(
-      wal_db, path, page_size, std::max(1, checkpoint_after_bytes / page_size),
+      wal_db, path, std::max(1, checkpoint_after_bytes / page_size),
       std::max(2, checkpoint_inline_bytes / page_size));
     sqlite3_wal_hook(db, &wal_checkpointer::on_commit, checkpoints.get());
     std::unique_ptr<sqlite_storage> store{
       new sqlite_storage(db, std::move(stmts), dir, std::move(checkpoints))};
+    store->vacuum_pages_ = std::max(1, vacuum_bytes_per_sync / page_size);
     db = nullptr; // the storage closes it from now on
     store->load_cached_bounds();
     store->remove_unused_snapshot_files();
@@ -800,11 +801,7 @@ void sqlite_storage::sync() {
       ::unlink((snapshot_dir_ + "/" + name).c_str());
     unused_files_.clear();
     if (checkpointer_->far_behind()) {
-      int frames = 0;
-      int copied = 0;
-      if (sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                    &frames, &copied)
-          == SQLITE_OK)
+      if (wal_checkpointer::checkpoint(db_) == SQLITE_OK)
         ++inline_checkpoints_;
       checkpointer_->caught_up();
     }
@@ -814,9 +811,8 @@ void sqlite_storage::sync() {
     // log that once held a million tasks shrinks again. At most 4 MiB per
     // sync (a member syncs every tick while it leads or follows): giving
     // back hundreds of megabytes at once stalls the member.
-    exec(db_, fmt::format("PRAGMA incremental_vacuum({})",
-                          vacuum_bytes_per_sync / checkpointer_->page_size())
-                .c_str());
+    exec(db_,
+         fmt::format("PRAGMA incremental_vacuum({})", vacuum_pages_).c_str());
     freed_pages_ = pragma_int(db_, "PRAGMA freelist_count") > 0;
   }
 }

@@ -124,6 +124,8 @@ class sqlite_storage : public log_storage {
   std::string snapshot_dir_;
   std::unique_ptr<wal_checkpointer> checkpointer_;
   std::uint64_t inline_checkpoints_ = 0;
+  /// Pages incremental_vacuum gives back per sync (4 MiB of them).
+  int vacuum_pages_ = 256;
   /// Snapshot files replaced in the open transaction: removed once it
   /// commits.
   std::vector<std::string> unused_files_;

@@ -103,11 +103,8 @@ const char* to_string(role r) {
 
 failure raft_failure(error_code code, node_id leader_hint,
                      std::string message) {
-  errc general = errc::invalid_argument;
+  auto general = errc::invalid_argument; // the request cannot be done as is
   switch (code) {
-  case error_code::none:
-    general = errc::internal;
-    break;
   case error_code::not_leader:
   case error_code::transfer_in_progress:
   case error_code::change_pending:
@@ -120,14 +117,11 @@ failure raft_failure(error_code code, node_id leader_hint,
   case error_code::unknown_node:
     general = errc::not_found;
     break;
-  case error_code::not_a_learner:
-  case error_code::not_a_voter:
-  case error_code::last_voter:
-  case error_code::bad_index:
-    general = errc::invalid_argument;
-    break;
+  case error_code::none:
   case error_code::broken_chain:
     general = errc::internal;
+    break;
+  default:
     break;
   }
   failure out{general, std::move(message)};

@@ -8,11 +8,10 @@
 
 namespace skep::raft {
 
-wal_checkpointer::wal_checkpointer(sqlite3* db, std::string path, int page_size,
+wal_checkpointer::wal_checkpointer(sqlite3* db, std::string path,
                                    int after_pages, int inline_pages)
-  : db_(db), path_(std::move(path)), page_size_(page_size),
-    threshold_pages_(after_pages), inline_pages_(inline_pages),
-    thread_([this] { run(); }) {}
+  : db_(db), path_(std::move(path)), threshold_pages_(after_pages),
+    inline_pages_(inline_pages), thread_([this] { run(); }) {}
 
 wal_checkpointer::~wal_checkpointer() {
   {
@@ -22,6 +21,13 @@ wal_checkpointer::~wal_checkpointer() {
   wake_.notify_one();
   thread_.join();
   sqlite3_close(db_);
+}
+
+int wal_checkpointer::checkpoint(sqlite3* db) {
+  int frames = 0;
+  int copied = 0;
+  return sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                   &frames, &copied);
 }
 
 int wal_checkpointer::on_commit(void* self, sqlite3*, const char*, int pages) {
@@ -47,10 +53,7 @@ void wal_checkpointer::run() {
       return;
     wanted_ = false;
     lock.unlock();
-    int frames = 0;
-    int copied = 0;
-    auto rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                        &frames, &copied);
+    auto rc = checkpoint(db_);
     if (rc == SQLITE_OK) {
       runs_.fetch_add(1);
       last_error.clear();

@@ -18,10 +18,10 @@ namespace skep::raft {
 class wal_checkpointer {
  public:
   /// Takes `db` (a connection to the database at `path`, which is in WAL
-  /// mode, with `page_size` pages): checkpoints once the WAL holds
+  /// mode): checkpoints once the WAL holds
   /// `after_pages`; far_behind() past `inline_pages`.
-  wal_checkpointer(sqlite3* db, std::string path, int page_size,
-                   int after_pages, int inline_pages);
+  wal_checkpointer(sqlite3* db, std::string path, int after_pages,
+                   int inline_pages);
 
   /// Stops the thread and closes its connection.
   ~wal_checkpointer();
@@ -33,19 +33,20 @@ class wal_checkpointer {
   /// `pages` are in the WAL after a commit.
   static int on_commit(void* self, sqlite3* db, const char* name, int pages);
 
+  /// A PASSIVE checkpoint over `db`; SQLITE_OK when it ran.
+  static int checkpoint(sqlite3* db);
+
   /// The WAL grew so far that the member had better checkpoint itself.
   bool far_behind() const { return wal_pages_ >= inline_pages_; }
   void caught_up() { wal_pages_ = 0; }
 
   std::uint64_t runs() const { return runs_.load(); }
-  int page_size() const { return page_size_; }
 
  private:
   void run();
 
   sqlite3* db_;
   std::string path_;
-  const int page_size_;
   const int threshold_pages_;
   const int inline_pages_;
   std::atomic<int> wal_pages_{0};

@@ -80,6 +80,7 @@ TEST_F(RaftSnapshot, SnapshotOfAnUnappliedIndexIsRefused) {
                                  + std::to_string(before.applied)),
             std::string::npos)
     << out.why.message;
+  EXPECT_EQ(out.why.code, skep::errc::invalid_argument);
   auto after = status_of(1);
   EXPECT_EQ(after.snapshot_index, before.snapshot_index);
   EXPECT_EQ(after.first_index, before.first_index);
