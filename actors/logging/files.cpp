@@ -79,10 +79,14 @@ result<void> write_file_atomically(const std::string& path, const void* data,
     return fail(errc::internal,
                 fmt::format("cannot rename {} to {}: {}", tmp, path, why));
   }
+  // Until the directory is synced the rename itself may be lost.
+  return sync_directory_of(path);
+}
+
+result<void> sync_directory_of(const std::string& path) {
   auto dir = std::filesystem::path{path}.parent_path().string();
   if (dir.empty())
     dir = ".";
-  // Until the directory is synced the rename itself may be lost.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0 || ::fsync(dfd) != 0) {
     auto why = errno_text();

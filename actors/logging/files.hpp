@@ -22,4 +22,8 @@ result<void> write_file_atomically(const std::string& path,
 result<void> write_file_atomically(const std::string& path, const void* data,
                                    size_t size, int mode);
 
+/// Makes the name `path` has in its directory durable (a new file, a
+/// rename): fsyncs the directory.
+result<void> sync_directory_of(const std::string& path);
+
 } // namespace skep

@@ -121,6 +121,26 @@ class log_storage {
 
   /// Makes every earlier write durable.
   virtual void sync() = 0;
+
+  /// Gives back a bounded part of the space compaction freed, as a write of
+  /// the next commit: a member calls it once per tick, so that a log that
+  /// once held a million tasks shrinks without holding its thread. By
+  /// default there is nothing to give back.
+  virtual void reclaim() {}
+
+  /// Ends the writes made so far as one step, visible to reads and ordered
+  /// after every earlier step, without waiting for the disk: a crash loses
+  /// at most the latest steps, never part of one and never one before a
+  /// later one. flush_job() or sync() make them durable. By default the
+  /// same as sync().
+  virtual void commit() { sync(); }
+
+  /// A job, to be run on any thread (one run at a time; it holds what it
+  /// needs, so it may outlive the storage), that makes every step committed
+  /// before it started durable. It returns an empty string, or
+  /// why the disk refused, after which no write can be trusted durable.
+  /// Empty (the default) when commit() is durable by itself.
+  virtual std::function<std::string()> flush_job() { return {}; }
 };
 
 /// Compacts `storage` up to its snapshot while keeping the last `tail`

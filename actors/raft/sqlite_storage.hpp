@@ -22,22 +22,25 @@ class storage_failure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// log_storage in one SQLite database file, opened in WAL mode with
-/// synchronous=FULL, in pages of 16 KiB (a database made by an earlier build
-/// keeps its page size).
+/// log_storage in one SQLite database file, opened in WAL mode, in pages of
+/// 16 KiB (a database made by an earlier build keeps its page size).
 ///
-/// Group commit: the first write after a sync() opens a transaction; every
-/// later write joins it; sync() commits it, which costs one fsync of the WAL
-/// however many entries were appended. Writes not yet synced are rolled back
-/// when the storage is destroyed or the process dies, exactly as the
-/// interface allows.
+/// Group commit: the first write after a commit opens a transaction; every
+/// later write joins it; commit() commits it, appending its pages to the WAL
+/// (synchronous=NORMAL: no fsync), and sync() commits and then fsyncs the
+/// WAL, however many entries were appended. The WAL only grows by whole
+/// commits and SQLite's recovery keeps its longest valid prefix, so a crash
+/// loses the latest commits and never an earlier one: flush_job() fsyncs the
+/// WAL from another thread, through a descriptor of its own, while the
+/// member goes on committing. Writes not yet committed are rolled back when
+/// the storage is destroyed or the process dies, exactly as the interface
+/// allows.
 ///
 /// Committing writes the transaction's pages to the WAL; copying the WAL back
 /// into the database (a checkpoint: thousands of page reads and writes once
 /// a few MiB have gathered) is done by a thread of the storage's own, over a
-/// connection of its own, so a member's sync stays one WAL append and one
-/// fsync. Only when that thread falls far behind does sync() checkpoint
-/// itself.
+/// connection of its own, so a member's commit stays one WAL append. Only
+/// when that thread falls far behind does a commit checkpoint itself.
 ///
 /// Schema (version 1; see schema_sql in the .cpp):
 ///   meta(key TEXT PRIMARY KEY, value)              schema version, ids
@@ -90,12 +93,15 @@ class sqlite_storage : public log_storage {
   void drop_staged_snapshot(const staged_snapshot& staged) override;
   void compact(index_t through) override;
   void sync() override;
+  void commit() override;
+  void reclaim() override;
+  std::function<std::string()> flush_job() override;
 
-  /// Number of sync() calls that committed something (one fsync each).
-  std::uint64_t commits() const noexcept { return commits_; }
+  /// Number of commits (by commit() or sync()) that wrote something.
+  std::uint64_t commits() const noexcept;
 
-  /// Checkpoints run by the storage's own thread, and by sync() itself
-  /// because that thread fell behind.
+  /// Checkpoints run by the storage's own thread, and by commits
+  /// themselves because that thread fell behind.
   std::uint64_t background_checkpoints() const noexcept;
   std::uint64_t inline_checkpoints() const noexcept {
     return inline_checkpoints_;
@@ -111,10 +117,14 @@ class sqlite_storage : public log_storage {
     bytes digest;
   };
 
+  struct wal_file;
+
   sqlite_storage(sqlite3* db, std::unique_ptr<statements> stmts,
                  std::string snapshot_dir,
-                 std::unique_ptr<wal_checkpointer> checkpoints);
+                 std::unique_ptr<wal_checkpointer> checkpoints,
+                 std::shared_ptr<wal_file> wal);
   void begin_if_needed();
+  void remove_replaced_files();
   void load_cached_bounds();
   stored_file snapshot_file() const;
   void remove_unused_snapshot_files();
@@ -123,20 +133,23 @@ class sqlite_storage : public log_storage {
   std::unique_ptr<statements> stmts_;
   std::string snapshot_dir_;
   std::unique_ptr<wal_checkpointer> checkpointer_;
+  /// The WAL, opened once more to fsync it (sync() and flush jobs), with
+  /// how many commits were made and how many of them are durable.
+  std::shared_ptr<wal_file> wal_;
   std::uint64_t inline_checkpoints_ = 0;
-  /// Pages incremental_vacuum gives back per sync (4 MiB of them).
-  int vacuum_pages_ = 256;
-  /// Snapshot files replaced in the open transaction: removed once it
-  /// commits.
-  std::vector<std::string> unused_files_;
+  /// Pages incremental_vacuum gives back per reclaim() (1 MiB of them).
+  int vacuum_pages_ = 64;
+  /// Snapshot files replaced by the commit of the given number: removed
+  /// once that commit is durable.
+  std::vector<std::pair<std::uint64_t, std::string>> unused_files_;
   bool in_transaction_ = false;
-  /// Entries or a snapshot were dropped since the last commit: vacuum.
+  /// Entries or a snapshot were dropped and not all their pages given
+  /// back yet (see reclaim()).
   bool freed_pages_ = false;
   index_t base_index_ = 0;
   term_t base_term_ = 0;
   chain_hash base_hash_ = genesis_hash;
   index_t last_index_ = 0;
-  std::uint64_t commits_ = 0;
 };
 
 } // namespace skep::raft

@@ -3,6 +3,8 @@
 #include "actors/logging/log.hpp"
 
 #include <pthread.h>
+#include <unistd.h>
+#include <utility>
 
 #include <sqlite3.h>
 
@@ -20,7 +22,17 @@ wal_checkpointer::~wal_checkpointer() {
   }
   wake_.notify_one();
   thread_.join();
+  for (const auto& file : to_remove_)
+    ::unlink(file.c_str());
   sqlite3_close(db_);
+}
+
+void wal_checkpointer::remove_file(std::string path) {
+  {
+    std::lock_guard<std::mutex> lock{mu_};
+    to_remove_.push_back(std::move(path));
+  }
+  wake_.notify_one();
 }
 
 int wal_checkpointer::checkpoint(sqlite3* db) {
@@ -48,11 +60,20 @@ void wal_checkpointer::run() {
   std::string last_error;
   std::unique_lock<std::mutex> lock{mu_};
   for (;;) {
-    wake_.wait(lock, [this] { return wanted_ || stopping_; });
+    wake_.wait(lock,
+               [this] { return wanted_ || stopping_ || !to_remove_.empty(); });
     if (stopping_)
       return;
-    wanted_ = false;
+    auto files = std::move(to_remove_);
+    to_remove_.clear();
+    bool wanted = std::exchange(wanted_, false);
     lock.unlock();
+    for (const auto& file : files)
+      ::unlink(file.c_str());
+    if (!wanted) {
+      lock.lock();
+      continue;
+    }
     auto rc = checkpoint(db_);
     if (rc == SQLITE_OK) {
       runs_.fetch_add(1);

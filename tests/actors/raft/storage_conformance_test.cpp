@@ -334,9 +334,17 @@ TEST_F(SqliteStorage, CompactionGivesTheSpaceBack) {
   snap.data = {1, 2, 3};
   store->save_snapshot(snap);
   store->compact(399);
-  // Each sync gives back at most 4 MiB, so that no sync stalls the member.
-  for (int i = 0; i < 12; ++i)
-    store->sync();
+  // Each reclaim gives back at most 1 MiB, so that none stalls the member.
+  store->reclaim();
+  store->sync();
+  store.reset();
+  store = open();
+  EXPECT_GT(file_bytes(), full - 2'000'000u) << "more than 1 MiB given back";
+  for (int i = 0; i < 48; ++i) {
+    store->reclaim();
+    store->commit();
+  }
+  store->sync();
   store.reset();
   store = open();
   EXPECT_LT(file_bytes(), full / 4) << "the compacted log's pages were kept";
@@ -418,6 +426,28 @@ snapshot snapshot_of(index_t index, const chain_hash& hash, bytes data) {
   snap.meta = {index, 1, hash, configuration{{1}, {}}};
   snap.data = std::move(data);
   return snap;
+}
+
+TEST_F(SqliteStorage,
+       AReplacedSnapshotFileStaysUntilAFlushMadeItsSuccessorDurable) {
+  auto log = chain(1, 10, 1, genesis_hash);
+  auto snaps = path() + "-snapshots";
+  auto store = open();
+  store->append(log);
+  store->save_snapshot(snapshot_of(5, log[4].hash, bytes(1000, 5)));
+  store->sync();
+  auto flush = store->flush_job();
+  ASSERT_TRUE(flush) << "a sqlite storage's commits are not durable alone";
+  store->save_snapshot(snapshot_of(8, log[7].hash, bytes(1000, 8)));
+  store->commit();
+  store->commit();
+  EXPECT_EQ(test::files_in(snaps).size(), 2u)
+    << "a file was removed while the row replacing it might still be lost";
+  EXPECT_EQ(flush(), "");
+  store->commit(); // nothing to write: it hands the old file to be removed
+  EXPECT_EQ(store->snapshot_data(), bytes(1000, 8));
+  store.reset(); // (by the storage's own thread, before it is gone)
+  EXPECT_EQ(test::files_in(snaps).size(), 1u);
 }
 
 TEST_F(SqliteStorage, SnapshotDataIsAFileBesideTheDatabaseWithItsChecksum) {
