@@ -53,6 +53,8 @@ struct status {
   /// The longest time between two ticks handled since the member started:
   /// one tick period when its thread was never busy or starved.
   std::chrono::milliseconds longest_tick_gap{0};
+  /// Ticks handled since the member started.
+  std::uint64_t ticks = 0;
 };
 
 /// Where a member's outgoing Raft messages go: the transport (across nodes)
@@ -70,8 +72,8 @@ using apply_sink
                      caf::reacts_to<atom::status, status>>;
 
 /// One Raft member. It owns the core, its storage and its ticks; it persists
-/// every ready batch (one sync per batch: group commit) before sending its
-/// messages, then hands committed entries to the sink.
+/// every ready batch (one sync per batch: group commit) before sending the
+/// messages that vouch for it, then hands committed entries to the sink.
 ///
 /// - propose: replies once the entry is committed and handed to the sink;
 ///   fails if this member does not lead or the entry is lost to a new leader.
@@ -103,6 +105,7 @@ using raft_actor = caf::typed_actor<
   caf::replies_to<atom::verify>::with<outcome>,
   caf::replies_to<atom::snapshot, index_t, bytes>::with<outcome>,
   caf::reacts_to<atom::snapshot, atom::done, staged_snapshot>,
+  caf::reacts_to<atom::flush, std::uint64_t, std::string>,
   caf::reacts_to<atom::tick>>;
 
 /// How a member runs.
@@ -116,11 +119,16 @@ struct raft_actor_config {
 };
 
 /// Spawns a member over `storage` (which it owns from then on), sending to
-/// `outbox` and applying to `sink`, on a thread of its own (storage syncs
-/// block). Its snapshots are written from another thread (see
-/// atom::snapshot), so a large snapshot does not delay its heartbeats and
-/// elections. A storage failure stops the member with the failure's message
-/// as its exit reason; unanswered requests then fail.
+/// `outbox` and applying to `sink`, on a thread of its own (at nice -10
+/// when the process may raise it) that another thread ticks. When the
+/// storage has a flush job (log_storage::flush_job), the member only
+/// commits each batch and a third thread fsyncs: votes, replies, its own
+/// count toward commitment and the answer to a snapshot request wait for
+/// that report; its ticks and heartbeats do not. Its snapshots are written
+/// from another thread (see atom::snapshot), so a large snapshot does not
+/// delay its heartbeats and elections either. A storage failure stops the
+/// member with the failure's message as its exit reason; unanswered
+/// requests then fail.
 raft_actor spawn_raft(caf::actor_system& sys, raft_actor_config cfg,
                       std::unique_ptr<log_storage> storage, raft_outbox outbox,
                       apply_sink sink);
