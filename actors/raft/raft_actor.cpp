@@ -75,9 +75,10 @@ struct raft_state {
     std::optional<term_t> term;
     /// Replies and votes that vouch for what was written.
     std::vector<message> messages;
-    /// A snapshot this member took, and who asked for it.
-    std::optional<std::pair<index_t, caf::typed_response_promise<outcome>>>
-      snapshot_reply;
+    /// Snapshot requests answered once this write is durable: the index,
+    /// and who asked.
+    std::vector<std::pair<index_t, caf::typed_response_promise<outcome>>>
+      snapshot_replies;
   };
   std::deque<unflushed_write> unflushed;
   std::uint64_t commits = 0;
@@ -134,8 +135,8 @@ struct raft_state {
     for (auto& entry : ready_reads)
       entry.second.deliver(stopped);
     for (auto& write : unflushed)
-      if (write.snapshot_reply)
-        write.snapshot_reply->second.deliver(stopped);
+      for (auto& reply : write.snapshot_replies)
+        reply.second.deliver(stopped);
   }
 
   static inline const char* name = "raft";
@@ -246,9 +247,8 @@ void flushed(raft_self self, std::uint64_t through) {
       st.member->persisted_through(w.through->first, w.through->second);
     for (auto& msg : w.messages)
       self->send(st.outbox, std::move(msg));
-    if (w.snapshot_reply)
-      w.snapshot_reply->second.deliver(
-        outcome::success(w.snapshot_reply->first));
+    for (auto& reply : w.snapshot_replies)
+      reply.second.deliver(outcome::success(reply.first));
   }
   drain(self);
 }
@@ -407,6 +407,18 @@ void compact_step(raft_self self) {
     log::info(st.who, "the log now starts at {}", base + 1);
 }
 
+/// Answers a snapshot request with `index` once every write so far is
+/// durable: at once when nothing waits for the flusher.
+void answer_snapshot_when_durable(
+  raft_self self, index_t index, caf::typed_response_promise<outcome> promise) {
+  auto& st = self->state;
+  if (st.unflushed.empty())
+    promise.deliver(outcome::success(index));
+  else
+    st.unflushed.back().snapshot_replies.emplace_back(index,
+                                                      std::move(promise));
+}
+
 /// Makes the staged snapshot this member's snapshot (the job that wrote it
 /// ran elsewhere) and answers the request that asked for it.
 void adopt_staged(raft_self self, staged_snapshot staged) {
@@ -425,7 +437,7 @@ void adopt_staged(raft_self self, staged_snapshot staged) {
     if (index <= st.storage->snapshot_metadata().index) {
       // A leader installed a later snapshot meanwhile.
       st.storage->drop_staged_snapshot(staged);
-      promise.deliver(outcome::success(index));
+      answer_snapshot_when_durable(self, index, std::move(promise));
       return;
     }
     st.storage->adopt_snapshot(std::move(staged));
@@ -435,8 +447,8 @@ void adopt_staged(raft_self self, staged_snapshot staged) {
       st.storage->commit();
       raft_state::unflushed_write w;
       w.commit = ++st.commits;
-      w.snapshot_reply.emplace(index, std::move(promise));
       st.unflushed.push_back(std::move(w));
+      answer_snapshot_when_durable(self, index, std::move(promise));
       st.flusher->request(st.commits);
     } else {
       st.storage->sync();
@@ -494,8 +506,8 @@ caf::typed_response_promise<outcome> take_snapshot(raft_self self,
                 fmt::format("the log is already compacted up to the "
                             "snapshot at index {}; snapshot a later index",
                             current)});
-    if (index == current) {
-      promise.deliver(outcome::success(index)); // already stored
+    if (index == current) { // already stored
+      answer_snapshot_when_durable(self, index, promise);
       return promise;
     }
     auto snap = m.make_snapshot(index, std::move(data));
@@ -715,13 +727,18 @@ raft_actor::behavior_type raft_member(raft_self self, raft_actor_config cfg,
             duration_cast<milliseconds>(st.since_tick.compacting).count(),
             duration_cast<milliseconds>(st.since_tick.adopting).count());
       }
+      // A tick that waited in the mailbox behind another (the member was
+      // busy) only advances the clock: compacting then would add to the lag.
+      bool catching_up = st.last_tick != std::chrono::steady_clock::time_point{}
+                         && now - st.last_tick < st.tick / 2;
       st.last_tick = now;
       st.since_tick = {};
       ++st.ticks;
       st.member->tick();
       drain(self);
       try {
-        compact_step(self);
+        if (!catching_up)
+          compact_step(self);
       } catch (const storage_failure& e) {
         log::error(st.who, "stopping: {}", e.what());
         self->quit(caf::make_error(caf::sec::runtime_error, e.what()));

@@ -488,7 +488,12 @@ sqlite_storage::open(const std::string& path) {
       sqlite3_close(wal_db);
       throw;
     }
+    // What an earlier process committed but never flushed is in the page
+    // cache, readable as if durable: make it so before anything read from
+    // it is vouched for (votes, replies, the snapshot file it names).
     auto wal = wal_file::open(path);
+    if (auto why = wal->fsync(); !why.empty())
+      throw storage_failure(why);
     auto page_size = pragma_int(db, "PRAGMA page_size");
     auto checkpoints = std::make_unique<wal_checkpointer>(
       wal_db, path, std::max(1, checkpoint_after_bytes / page_size),

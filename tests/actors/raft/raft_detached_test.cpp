@@ -57,6 +57,16 @@ raft_outbox::behavior_type counting(raft_outbox::pointer,
   }};
 }
 
+/// Counts the votes granted to node 2.
+raft_outbox::behavior_type
+counting_votes(raft_outbox::pointer,
+               std::shared_ptr<std::atomic<int>> granted) {
+  return {[granted](message& msg) {
+    if (msg.to == 2 && msg.type == message_type::vote_reply && !msg.reject)
+      ++*granted;
+  }};
+}
+
 /// A disk the test holds: flushes run only while the gate is open, each
 /// one blocking until then.
 struct flush_gate {
@@ -302,6 +312,34 @@ TEST_F(RaftDetached, MessagesOfANewTermWaitForTheFlushThatStoresIt) {
   gate->set_open(true);
   ASSERT_TRUE(eventually([&] { return sent->load() > 0; }));
   EXPECT_GE(status_now().term, term);
+}
+
+TEST_F(RaftDetached, AVoteIsGrantedOnlyOnceItIsDurable) {
+  // Voter 1 of {1, 2} on a disk that does not answer yet: node 2 asks for
+  // its vote in term 50. Granting it writes the vote; the reply that says
+  // so must not leave before that write is durable.
+  raft_actor_config rc;
+  rc.core.id = 1;
+  rc.tick = 20ms;
+  gate->set_open(false);
+  auto storage = std::make_unique<gated_storage>(gate);
+  bootstrap(*storage, configuration{{1, 2}, {}});
+  member = spawn_raft(sys, rc, std::move(storage),
+                      sys.spawn(counting_votes, sent), sys.spawn(ignoring, 0));
+  message ask;
+  ask.type = message_type::vote;
+  ask.from = 2;
+  ask.to = 1;
+  ask.term = 50;
+  self->send(member, ask);
+  ASSERT_TRUE(gate->wait_started(1));
+  ASSERT_TRUE(eventually([&] { return status_now().term == 50; }));
+  auto now = status_now();
+  ASSERT_TRUE(eventually([&] { return status_now().ticks >= now.ticks + 5; }));
+  EXPECT_EQ(sent->load(), 0) << "a vote was granted before it was durable";
+  gate->set_open(true);
+  ASSERT_TRUE(eventually([&] { return sent->load() == 1; }))
+    << "the vote was never granted";
 }
 
 } // namespace

@@ -432,22 +432,31 @@ TEST_F(SqliteStorage,
        AReplacedSnapshotFileStaysUntilAFlushMadeItsSuccessorDurable) {
   auto log = chain(1, 10, 1, genesis_hash);
   auto snaps = path() + "-snapshots";
-  auto store = open();
-  store->append(log);
-  store->save_snapshot(snapshot_of(5, log[4].hash, bytes(1000, 5)));
-  store->sync();
-  auto flush = store->flush_job();
-  ASSERT_TRUE(flush) << "a sqlite storage's commits are not durable alone";
-  store->save_snapshot(snapshot_of(8, log[7].hash, bytes(1000, 8)));
-  store->commit();
-  store->commit();
+  {
+    auto store = open();
+    store->append(log);
+    store->save_snapshot(snapshot_of(5, log[4].hash, bytes(1000, 5)));
+    store->sync();
+    ASSERT_TRUE(store->flush_job())
+      << "a sqlite storage's commits are not durable alone";
+    store->save_snapshot(snapshot_of(8, log[7].hash, bytes(1000, 8)));
+    store->commit();
+    store->commit();
+  } // closing hands nothing more to the storage's thread, and joins it
   EXPECT_EQ(test::files_in(snaps).size(), 2u)
     << "a file was removed while the row replacing it might still be lost";
+  auto store = open(); // the row naming snapshot 8 is durable now
+  EXPECT_EQ(test::files_in(snaps).size(), 1u);
+  auto flush = store->flush_job();
+  store->save_snapshot(snapshot_of(9, log[8].hash, bytes(1000, 9)));
+  store->commit();
   EXPECT_EQ(flush(), "");
   store->commit(); // nothing to write: it hands the old file to be removed
-  EXPECT_EQ(store->snapshot_data(), bytes(1000, 8));
-  store.reset(); // (by the storage's own thread, before it is gone)
-  EXPECT_EQ(test::files_in(snaps).size(), 1u);
+  EXPECT_EQ(store->snapshot_data(), bytes(1000, 9));
+  store.reset();
+  auto names = test::files_in(snaps);
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].rfind("snap-0000000000000009-", 0), 0u) << names[0];
 }
 
 TEST_F(SqliteStorage, SnapshotDataIsAFileBesideTheDatabaseWithItsChecksum) {
