@@ -870,6 +870,11 @@ void sqlite_storage::compact(index_t through) {
 }
 
 void sqlite_storage::commit() {
+  commit_transaction();
+  remove_replaced_files(false);
+}
+
+void sqlite_storage::commit_transaction() {
   if (in_transaction_) {
     stmts_->commit.run();
     in_transaction_ = false;
@@ -880,7 +885,6 @@ void sqlite_storage::commit() {
       checkpointer_->caught_up();
     }
   }
-  remove_replaced_files();
 }
 
 void sqlite_storage::reclaim() {
@@ -896,23 +900,27 @@ void sqlite_storage::reclaim() {
 }
 
 void sqlite_storage::sync() {
-  commit();
+  commit_transaction();
   if (wal_->durable.load() < wal_->committed.load()) {
     if (auto why = wal_->fsync(); !why.empty())
       throw storage_failure(why);
   }
-  remove_replaced_files();
+  remove_replaced_files(true);
 }
 
-void sqlite_storage::remove_replaced_files() {
+void sqlite_storage::remove_replaced_files(bool here) {
   auto durable = wal_->durable.load();
-  auto gone = std::remove_if(
-    unused_files_.begin(), unused_files_.end(), [&](const auto& file) {
-      if (file.first > durable)
-        return false;
-      checkpointer_->remove_file(snapshot_dir_ + "/" + file.second);
-      return true;
-    });
+  auto gone = std::remove_if(unused_files_.begin(), unused_files_.end(),
+                             [&](const auto& file) {
+                               if (file.first > durable)
+                                 return false;
+                               auto path = snapshot_dir_ + "/" + file.second;
+                               if (here)
+                                 ::unlink(path.c_str());
+                               else
+                                 checkpointer_->remove_file(std::move(path));
+                               return true;
+                             });
   unused_files_.erase(gone, unused_files_.end());
 }
 

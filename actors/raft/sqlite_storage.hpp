@@ -124,7 +124,12 @@ class sqlite_storage : public log_storage {
                  std::unique_ptr<wal_checkpointer> checkpoints,
                  std::shared_ptr<wal_file> wal);
   void begin_if_needed();
-  void remove_replaced_files();
+  /// Commits the open transaction, if any (commit() and sync()).
+  void commit_transaction();
+  /// Removes the replaced snapshot files whose successor is durable: on
+  /// this thread (sync(), which waits for the disk anyway), or by the
+  /// checkpointer's (commit(), which must not).
+  void remove_replaced_files(bool here);
   void load_cached_bounds();
   stored_file snapshot_file() const;
   void remove_unused_snapshot_files();
