@@ -21,6 +21,17 @@ void tell(const caf::weak_actor_ptr& member, Ts&&... xs) {
     caf::anon_send(target, std::forward<Ts>(xs)...);
 }
 
+/// Tells a helper thread waiting on `wake` to stop, and waits for it.
+void stop_and_join(std::mutex& mu, std::condition_variable& wake,
+                   bool& stopping, std::thread& thread) {
+  {
+    std::lock_guard<std::mutex> lock{mu};
+    stopping = true;
+  }
+  wake.notify_one();
+  thread.join();
+}
+
 } // namespace
 
 bool set_thread_nice(int nice) {
@@ -33,12 +44,7 @@ log_flusher::log_flusher(std::function<std::string()> job,
     thread_([this] { run(); }) {}
 
 log_flusher::~log_flusher() {
-  {
-    std::lock_guard<std::mutex> lock{mu_};
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  thread_.join();
+  stop_and_join(mu_, wake_, stopping_, thread_);
 }
 
 void log_flusher::request(std::uint64_t through) {
@@ -75,12 +81,7 @@ member_ticker::member_ticker(std::chrono::milliseconds period, int nice,
     thread_([this] { run(); }) {}
 
 member_ticker::~member_ticker() {
-  {
-    std::lock_guard<std::mutex> lock{mu_};
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  thread_.join();
+  stop_and_join(mu_, wake_, stopping_, thread_);
 }
 
 void member_ticker::run() {
