@@ -1,3 +1,7 @@
+// The console's catalog (see catalog.hpp): actor names, their messages,
+// schemas, and tab completion, which walks the same schema tables, so they
+// share this file; the client's code, not the daemon's.
+
 #include "actors/console/session/catalog.hpp"
 
 #include "actors/console/formats/service_format.hpp"

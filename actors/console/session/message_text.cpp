@@ -1,5 +1,8 @@
 // Messages in the console's text form parsed into Cap'n Proto builders,
-// and the type names errors show. Printing is in message_print.cpp.
+// and the type names errors show. Printing is in message_print.cpp. Its
+// length is one recursive descent over every Cap'n Proto type (structs,
+// unions, lists, enums, blobs, numbers with units), whose cases share the
+// cursor and the error positions; the client's code, not the daemon's.
 
 #include "actors/console/session/message_text.hpp"
 

@@ -1,5 +1,7 @@
 // The console's script language parsed: steps, conditions, variables. The
-// conditions are evaluated in script_eval.cpp.
+// conditions are evaluated in script_eval.cpp. It is one file because the
+// step parsers share its scanner (words, brackets, keywords spanning lines)
+// and its error wording with suggestions; the client's, not the daemon's.
 
 #include "actors/console/session/script.hpp"
 #include "config/units.hpp"
