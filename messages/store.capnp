@@ -293,6 +293,15 @@ struct Action {
 # The payload of one Raft entry, applied all-or-nothing.
 struct Batch {
   actions @0 :List(Action);  # applied in order; later ones see earlier ones
+  proposal @1 :Proposal;     # who proposed it; absent in older entries
+}
+
+# The manager that proposed a batch, and its number for it: the proposer
+# answers its caller when it applies the entry carrying its own tag. The
+# store ignores it.
+struct Proposal {
+  proposer @0 :UInt64;  # the proposing manager's Raft member id
+  seq @1 :UInt64;       # that manager's number for the proposal, never 0
 }
 
 # Everything the store holds, as of `appliedIndex`. New object kinds are

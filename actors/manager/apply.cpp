@@ -142,12 +142,15 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
     auto outcome = st.shared->write([&](store::store& db) {
       return db.apply(e.index, e.payload.data(), e.payload.size());
     });
+    if (auto tag = store::proposal_of(e.payload.data(), e.payload.size());
+        tag.seq != 0 && tag.proposer == st.self_member)
+      answer_proposal(self, tag.seq,
+                      outcome ? result<void>{} : result<void>{outcome.error()},
+                      e.index);
     if (!outcome) {
       log::warn(who, "entry {} refused by the store: {}", e.index,
                 outcome.error().message);
-      st.applied.emplace(e.index, outcome.error());
     } else {
-      st.applied.emplace(e.index, result<void>{});
       if (st.events)
         for (auto& ev :
              events_of(st.db(), *outcome, e.index, clock::unix_nanos(self)))
@@ -178,18 +181,6 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
   published->index = st.db().applied_index();
   if (!published->items.empty())
     publish(self, std::move(published));
-  while (st.applied.size() > 1024)
-    st.applied.erase(st.applied.begin());
-  // Proposers waiting for these entries.
-  auto last = st.db().applied_index();
-  while (!st.waiters.empty() && st.waiters.begin()->first <= last) {
-    auto node = st.waiters.extract(st.waiters.begin());
-    auto it = st.applied.find(node.key());
-    node.mapped()(it == st.applied.end() ? result<void>{failure{
-                    errc::internal, "the entry was applied too long "
-                                    "ago to tell its outcome"}}
-                                         : it->second);
-  }
   if (changed) {
     refresh_authority(self);
     refresh_managers(self);
@@ -198,36 +189,48 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
 
 // ---- proposals ------------------------------------------------------------
 
-/// Proposes `batch` (this member must lead) and runs `then` with the
-/// store's verdict once the entry is applied here.
+/// Proposes `batch` (this member must lead), tagged as this manager's, and
+/// runs `then` once: with the store's verdict when this manager applies the
+/// entry, or with why it was not committed.
 void propose_at(self_ptr self, std::vector<uint8_t> batch,
                 std::function<void(result<void>, uint64_t index)> then) {
-  self->request(self->state.member, write_timeout, atom::propose_v, batch)
+  auto& st = self->state;
+  auto seq = st.next_proposal++;
+  auto stamped = store::stamp_batch(batch.data(), batch.size(),
+                                    store::proposal_tag{st.self_member, seq});
+  if (!stamped) {
+    then(std::move(stamped).error(), 0);
+    return;
+  }
+  st.proposals.emplace(seq, std::move(then));
+  self->request(st.member, write_timeout, atom::propose_v, std::move(*stamped))
     .then(
       [=](const raft::outcome& out) {
-        if (!out.ok) {
-          then(failure{errc::unavailable,
-                       fmt::format("the change was not committed: {}",
-                                   out.why.message)},
-               0);
-          return;
-        }
-        auto& st = self->state;
-        auto index = out.index;
-        auto it = st.applied.find(index);
-        if (it != st.applied.end())
-          then(it->second, index);
-        else if (index > st.db().applied_index())
-          st.waiters.emplace(index, [then, index](result<void> r) {
-            then(std::move(r), index);
-          }); // applied soon
-        else
-          then(failure{errc::internal, "the committed change was not applied"},
-               index);
+        // Committed: the apply loop answers (the member hands the entry
+        // over right after this reply).
+        if (!out.ok)
+          answer_proposal(
+            self, seq,
+            failure{
+              errc::unavailable,
+              fmt::format("the change was not committed: {}", out.why.message)},
+            0);
       },
       [=](caf::error& err) {
-        then(failure{errc::unavailable, caf::to_string(err)}, 0);
+        answer_proposal(self, seq,
+                        failure{errc::unavailable, caf::to_string(err)}, 0);
       });
+}
+
+void answer_proposal(self_ptr self, uint64_t seq, result<void> verdict,
+                     uint64_t index) {
+  auto& proposals = self->state.proposals;
+  auto it = proposals.find(seq);
+  if (it == proposals.end())
+    return; // answered already (applied, or timed out before it was)
+  auto then = std::move(it->second);
+  proposals.erase(it);
+  then(std::move(verdict), index);
 }
 
 void propose(self_ptr self, std::vector<uint8_t> batch,

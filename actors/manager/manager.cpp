@@ -214,6 +214,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
   log::log_failed_requests(self, "manager");
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.next_proposal = (st.rng() >> 2) + 1;
   st.self_member = raft::member_id_of(st.cfg.node_id);
   st.bridge
     = raft::spawn_raft_bridge(self->system(), st.cfg.transport, st.cfg.node_id);

@@ -32,6 +32,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -91,10 +92,15 @@ struct manager_state {
   uint64_t commit = 0;
   bool leading = false;
   bool init_proposed = false;
-  /// Results of recently applied entries, for proposers waiting on them.
-  std::map<uint64_t, result<void>> applied;
-  /// Proposers whose entry committed but is not applied here yet.
-  std::multimap<uint64_t, std::function<void(result<void>)>> waiters;
+  /// This manager's proposals not answered yet, by the seq of the tag each
+  /// entry carries (store::proposal_tag): the apply loop answers one when
+  /// it applies the entry with its tag, the member's reply only when the
+  /// entry was not committed.
+  std::unordered_map<uint64_t, std::function<void(result<void>, uint64_t)>>
+    proposals;
+  /// The next proposal's seq: random at start, so that entries a previous
+  /// run of this manager proposed never answer this run's callers.
+  uint64_t next_proposal = 0;
   /// Dispatcher (leader only): when each node was last heard from.
   /// Managers this node has told the transport and bridge about.
   std::set<std::string> known_managers;
@@ -191,6 +197,10 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries);
 
 void propose_at(self_ptr self, std::vector<uint8_t> batch,
                 std::function<void(result<void>, uint64_t index)> then);
+
+/// Runs and forgets proposal `seq`'s continuation, unless it ran already.
+void answer_proposal(self_ptr self, uint64_t seq, result<void> verdict,
+                     uint64_t index);
 
 void propose(self_ptr self, std::vector<uint8_t> batch,
              std::function<void(result<void>)> then);

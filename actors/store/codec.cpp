@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 #include <fmt/format.h>
 
 namespace skep::store {
@@ -556,13 +557,59 @@ result<node_object> from_schema(sc::Node::Reader in) {
   return out;
 }
 
-std::vector<uint8_t> encode_batch(const std::vector<action>& actions) {
+namespace {
+
+void set_tag(sc::Batch::Builder batch, proposal_tag tag) {
+  if (tag.seq == 0)
+    return;
+  auto p = batch.initProposal();
+  p.setProposer(tag.proposer);
+  p.setSeq(tag.seq);
+}
+
+} // namespace
+
+std::vector<uint8_t> encode_batch(const std::vector<action>& actions,
+                                  proposal_tag tag) {
   capnp::MallocMessageBuilder builder;
   auto batch = builder.initRoot<sc::Batch>();
   auto list = batch.initActions(static_cast<unsigned>(actions.size()));
   for (unsigned i = 0; i < actions.size(); ++i)
     std::visit(action_writer{list[i]}, actions[i]);
+  set_tag(batch, tag);
   return message<sc::Batch>::from(builder).encode();
+}
+
+result<std::vector<uint8_t>> stamp_batch(const uint8_t* data, size_t size,
+                                         proposal_tag tag) {
+  auto msg = message<sc::Batch>::decode(
+    data, size, read_limits_for_frames(max_batch_bytes));
+  if (!msg)
+    return std::move(msg).error();
+  capnp::MallocMessageBuilder builder;
+  auto batch = builder.initRoot<sc::Batch>();
+  batch.setActions(msg->root().getActions());
+  set_tag(batch, tag);
+  return message<sc::Batch>::from(builder).encode();
+}
+
+proposal_tag proposal_of(const uint8_t* data, size_t size) noexcept {
+  // An entry's payload is one flat Cap'n Proto message (message::encode);
+  // reading the root's tag touches a few words, each bounds-checked.
+  if (size % sizeof(capnp::word) != 0 || size > max_batch_bytes
+      || reinterpret_cast<uintptr_t>(data) % alignof(capnp::word) != 0)
+    return {};
+  try {
+    capnp::FlatArrayMessageReader reader(kj::arrayPtr(
+      reinterpret_cast<const capnp::word*>(data), size / sizeof(capnp::word)));
+    auto batch = reader.getRoot<sc::Batch>();
+    if (!batch.hasProposal())
+      return {};
+    auto p = batch.getProposal();
+    return {p.getProposer(), p.getSeq()};
+  } catch (...) {
+    return {};
+  }
 }
 
 result<std::vector<action>> decode_batch(const uint8_t* data, size_t size) {

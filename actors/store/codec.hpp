@@ -151,8 +151,24 @@ result<void> validate(const task_object& task);
 /// so that store::apply(index, actions) refuses what followers would.
 result<void> validate(const action& a);
 
+/// Who proposed a batch (schema::store::Proposal); seq 0 is no tag.
+struct proposal_tag {
+  uint64_t proposer = 0;
+  uint64_t seq = 0;
+};
+
 /// Encodes `actions` as a Batch: the payload of one Raft entry.
-std::vector<uint8_t> encode_batch(const std::vector<action>& actions);
+std::vector<uint8_t> encode_batch(const std::vector<action>& actions,
+                                  proposal_tag tag = {});
+
+/// The same Batch with `tag` in place of the tag it had. Fails like
+/// decode_batch for bytes that are not a Batch.
+result<std::vector<uint8_t>> stamp_batch(const uint8_t* data, size_t size,
+                                         proposal_tag tag);
+
+/// The tag of an encoded Batch, read without decoding its actions; an
+/// empty tag (seq 0) when it has none or the bytes are not a Batch.
+proposal_tag proposal_of(const uint8_t* data, size_t size) noexcept;
 
 /// Decodes a Batch and validates every field (see from_schema). Fails with
 /// malformed_message for bytes that are not a Batch within max_batch_bytes

@@ -443,6 +443,32 @@ TEST(StoreCodec, BatchesRoundTrip) {
   EXPECT_EQ(status.at_nanos, 42);
 }
 
+TEST(StoreCodec, AProposalTagTravelsWithTheBatchAndTheStoreIgnoresIt) {
+  std::vector<action> in{remove_node{"x", 2}};
+  auto plain = encode_batch(in);
+  EXPECT_EQ(proposal_of(plain.data(), plain.size()).seq, 0u);
+  auto tagged = encode_batch(in, proposal_tag{7, 42});
+  auto tag = proposal_of(tagged.data(), tagged.size());
+  EXPECT_EQ(tag.proposer, 7u);
+  EXPECT_EQ(tag.seq, 42u);
+  // Stamping replaces the tag and keeps the actions.
+  auto restamped = stamp_batch(tagged.data(), tagged.size(), {9, 43});
+  ASSERT_TRUE(restamped) << restamped.error().message;
+  tag = proposal_of(restamped->data(), restamped->size());
+  EXPECT_EQ(tag.proposer, 9u);
+  EXPECT_EQ(tag.seq, 43u);
+  auto out = decode_batch(restamped->data(), restamped->size());
+  ASSERT_TRUE(out) << out.error().message;
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ(std::get<remove_node>((*out)[0]).id, "x");
+  // Bytes that are not a batch have no tag, and cannot be stamped.
+  std::vector<uint8_t> junk(64, 0xff);
+  EXPECT_EQ(proposal_of(junk.data(), junk.size()).seq, 0u);
+  EXPECT_FALSE(stamp_batch(junk.data(), junk.size(), {1, 1}));
+  std::vector<uint8_t> cut(tagged.begin(), tagged.begin() + 16);
+  EXPECT_EQ(proposal_of(cut.data(), cut.size()).seq, 0u);
+}
+
 TEST(StoreCodec, SchemaDefaultsMatchTheSpecDefaults) {
   capnp::MallocMessageBuilder builder;
   auto cluster = builder.initRoot<sc::Cluster>();
