@@ -216,11 +216,13 @@ caf::behavior manager(self_ptr self, manager_config cfg,
   st.cfg = std::move(cfg);
   st.next_proposal = (st.rng() >> 2) + 1;
   st.self_member = raft::member_id_of(st.cfg.node_id);
-  st.bridge
-    = raft::spawn_raft_bridge(self->system(), st.cfg.transport, st.cfg.node_id);
+  st.bridge = raft::spawn_raft_bridge(self->system(), st.cfg.transport,
+                                      st.cfg.node_id, st.cfg.raft_on_scheduler);
   auto raft_cfg = st.cfg.raft;
   raft_cfg.core.id = st.self_member;
-  st.member = raft::spawn_raft(
+  auto spawn_member
+    = st.cfg.raft_on_scheduler ? raft::spawn_raft_scheduled : raft::spawn_raft;
+  st.member = spawn_member(
     self->system(), raft_cfg, std::move(*db),
     caf::actor_cast<raft::raft_outbox>(st.bridge),
     caf::actor_cast<raft::apply_sink>(caf::actor_cast<caf::actor>(self)));
@@ -402,6 +404,8 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       info.learners = static_cast<uint32_t>(st.config.learners.size());
       info.term = st.term;
       info.commit = st.commit;
+      for (const auto* a : {&st.orchestrator, &st.scheduler, &st.dispatcher})
+        info.leader_actors += *a ? 1 : 0;
       for (const auto* n : st.db().nodes()) {
         ++info.nodes;
         if (n->role == ca::node_role::manager) {

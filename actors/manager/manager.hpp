@@ -34,6 +34,10 @@ struct manager_config {
   /// only voter, and once it leads, the other managers in the store become
   /// workers (they rejoin as such when they come back).
   bool force_new_cluster = false;
+  /// Tests (and a simulator): the Raft member and its bridge run on the
+  /// actor system's scheduler, so the test coordinator drives them in
+  /// virtual time, instead of on threads of their own.
+  bool raft_on_scheduler = false;
 };
 
 /// What the manager reports for `skep info`.
@@ -55,6 +59,9 @@ struct manager_info {
   uint32_t learners = 0; ///< managers still catching up
   /// The raft member's longest gap between two ticks since it started.
   int64_t longest_tick_gap_nanos = 0;
+  /// Leader-only actors running here: orchestrator, scheduler and
+  /// dispatcher while this manager leads, none otherwise.
+  uint32_t leader_actors = 0;
 };
 
 /// A manager: the Raft member (over the transport), the replicated store it

@@ -76,7 +76,9 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
 } // namespace
 
 caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
-                             std::string self_node) {
+                             std::string self_node, bool on_scheduler) {
+  if (on_scheduler)
+    return sys.spawn(bridge, std::move(transport), std::move(self_node));
   // A thread of its own, as the member has, so Raft messages do not wait
   // behind the scheduler's other work. It was needed when task runners
   // forked on the scheduler: a hundred forks at once delayed heartbeat

@@ -20,7 +20,11 @@ namespace skep::raft {
 /// - transport::inbound with a Raft body: decoded, checked (the sender must
 ///   be a manager, which the session enforces, and `from` must be its own
 ///   member id) and handed to the member.
+///
+/// It runs on a thread of its own (see raft_bridge.cpp), or on the actor
+/// system's scheduler with `on_scheduler` (tests under the test
+/// coordinator).
 caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
-                             std::string self_node);
+                             std::string self_node, bool on_scheduler = false);
 
 } // namespace skep::raft
