@@ -100,7 +100,8 @@ CAF_ADD_ATOM(skep, skep::atom, snapshot, "snapshot")
 CAF_ADD_ATOM(skep, skep::atom, describe, "describe")
 CAF_ADD_ATOM(skep, skep::atom, event, "event")
 
-// CA: join tokens.
+// CA: certificates and join tokens.
+CAF_ADD_ATOM(skep, skep::atom, issue, "issue")
 CAF_ADD_ATOM(skep, skep::atom, tokens, "tokens")
 CAF_ADD_ATOM(skep, skep::atom, rotate, "rotate")
 

@@ -8,9 +8,10 @@
 
 namespace skep::ca {
 
-/// The CA of one manager, shared between its CA actor (which issues, rotates
-/// and saves) and its transport (which judges joining nodes during
-/// handshakes, synchronously). Every access holds the lock.
+/// The CA of one manager, shared between its CA actor (which issues
+/// certificates, see ca_actor.hpp), the manager (which keeps it in step with
+/// the replicated cluster object) and its transport (which judges joining nodes
+/// during handshakes, synchronously). Every access holds the lock.
 class shared_authority {
  public:
   /// `dir` is where changes are saved (see authority::save); empty: never.
@@ -32,15 +33,25 @@ class shared_authority {
   }
 
   /// Applies `change` to a copy, saves the copy, and only then makes it
-  /// current: a change that cannot be saved does not happen. Only the CA
-  /// actor changes the CA, so nothing is lost between copy and commit.
+  /// current: a change that cannot be saved does not happen. Only the test
+  /// node's CA actor changes a CA that saves, so nothing is lost between
+  /// copy and commit. A CA that never saves (a manager's, which the manager
+  /// also replaces whenever the replicated cluster object changes) is
+  /// changed in place under the lock, so a change never undoes such a
+  /// replacement.
   template <class F>
   result<void> change_and_save(F&& change) {
+    if (dir_.empty()) {
+      with([&](authority& a) {
+        change(a);
+        return 0;
+      });
+      return {};
+    }
     auto copy = with([](authority& a) { return a; });
     change(copy);
-    if (!dir_.empty())
-      if (auto saved = copy.save(dir_); !saved)
-        return saved;
+    if (auto saved = copy.save(dir_); !saved)
+      return saved;
     with([&](authority& a) {
       a = std::move(copy);
       return 0;

@@ -1,38 +1,43 @@
-// The manager: certificates for joining and renewing nodes.
+// The manager: who may have a certificate. A node that joins is recorded in
+// the store first (through the leader); a known node renews with its own
+// key. The CA actor (actors/ca/ca_actor.hpp) signs.
 
 #include "actors/manager/manager_state.hpp"
 
 namespace skep::controlapi::manager_detail {
-
-// ---- the CA: certificates for joining and renewing nodes ------------------
 
 envelope reply_body(const failure& why) {
   return make_envelope(kind::REPLY, 0, {}, {},
                        [&](auto body) { to_schema(why, body.initError()); });
 }
 
+/// Has the CA actor sign a certificate for the node `in` came from, in the
+/// role `in` says, and hands its answer to `rp`.
 void issue_certificate(self_ptr self, const transport::inbound& in,
                        caf::typed_response_promise<envelope> rp) {
   auto& st = self->state;
-  auto now = clock::wall(self);
-  auto cert = st.cfg.ca->with([&](ca::authority& a) {
-    return a.issue(in.from.node_id, in.from.role, in.from.node_key, now);
-  });
-  if (!cert) {
-    rp.deliver(reply_body(cert.error()));
+  if (!st.ca_actor) {
+    rp.deliver(reply_body(
+      failure{errc::unavailable, "this manager holds no CA to sign with"}));
     return;
   }
-  auto ca_key
-    = st.cfg.ca->with([](ca::authority& a) { return a.public_part(); });
-  log::info(who, "certificate for {} node {}", ca::to_string(in.from.role),
-            in.from.node_id);
-  rp.deliver(make_envelope(kind::REPLY, 0, {}, {}, [&](auto body) {
-    auto reply = body.initCertificateReply();
-    reply.setCertificate(kj::arrayPtr(cert->data(), cert->size()));
-    reply.setCaPublicKey(kj::arrayPtr(ca_key.data(), ca_key.size()));
-    if (const auto* c = st.db().cluster())
-      reply.setClusterId(c->id);
-  }));
+  ca::certificate_request req;
+  req.node_id = in.from.node_id;
+  req.role = in.from.role;
+  req.node_key = in.from.node_key;
+  req.joining = in.from.joining;
+  if (const auto* c = st.db().cluster())
+    req.cluster_id = c->id;
+  if (in.env.root().getBody().which()
+      == schema::Envelope::Body::CERTIFICATE_REQUEST)
+    req.hostname
+      = text_of(in.env.root().getBody().getCertificateRequest().getHostname());
+  self->request(st.ca_actor, seconds{10}, atom::issue_v, std::move(req))
+    .then(
+      [=](envelope& reply) mutable { rp.deliver(std::move(reply)); },
+      [=](caf::error& err) mutable {
+        rp.deliver(reply_body(failure{errc::unavailable, caf::to_string(err)}));
+      });
 }
 
 caf::result<envelope> on_certificate_request(self_ptr self,

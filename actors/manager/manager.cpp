@@ -228,6 +228,10 @@ caf::behavior manager(self_ptr self, manager_config cfg,
     caf::actor_cast<raft::apply_sink>(caf::actor_cast<caf::actor>(self)));
   self->link_to(st.member);
   self->link_to(st.bridge);
+  if (st.cfg.ca) {
+    st.ca_actor = ca::spawn_ca_actor(self->system(), st.cfg.ca);
+    self->link_to(st.ca_actor);
+  }
   self->send(st.bridge, atom::apply_v, caf::actor_cast<caf::actor>(st.member));
   auto me = caf::actor_cast<caf::actor>(self);
   self->send(st.cfg.transport, atom::route_v, std::string{"raft"}, st.bridge);

@@ -2,6 +2,7 @@
 // The manager's rooms share its state and these functions; only the
 // files of actors/manager include this header.
 
+#include "actors/ca/ca_actor.hpp"
 #include "actors/controlapi/console_routes.hpp"
 #include "actors/controlapi/nodes.hpp"
 #include "actors/controlapi/services.hpp"
@@ -86,6 +87,8 @@ struct manager_state {
   caf::actor dispatcher;
   raft::raft_actor member;
   caf::actor bridge;
+  /// Signs certificates over cfg.ca (none when cfg.ca is null).
+  caf::actor ca_actor;
   raft::node_id self_member = 0;
   raft::node_id leader_member = 0;
   uint64_t term = 0;

@@ -26,6 +26,7 @@
 //
 // Actors: "echo" answers a Ping with a Pong; "hold" never answers.
 
+#include "actors/ca/ca_actor.hpp"
 #include "actors/node/data_dir.hpp"
 #include "actors/raft/raft_bridge.hpp"
 #include "actors/raft/raft_wire.hpp"
@@ -33,7 +34,6 @@
 #include "actors/transport/ca_join_check.hpp"
 #include "actors/transport/join.hpp"
 #include "actors/transport/transport_actor.hpp"
-#include "tests/support/ca_actor.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -107,6 +107,35 @@ void save_certificate(const std::string& dir, const std::vector<uint8_t>& cert,
 
 std::string error_text(const failure& why) {
   return fmt::format("{} {}", static_cast<int>(why.code), why.message);
+}
+
+/// The node's "ca" route: a certificate request handed to the CA actor, as
+/// a manager does once it has recorded a joining node (this node records
+/// nothing).
+caf::behavior ca_front(caf::event_based_actor* self, caf::actor signer) {
+  return {
+    [=](const transport::inbound& in) -> caf::result<envelope> {
+      auto body = in.env.root().getBody();
+      if (body.which() != schema::Envelope::Body::CERTIFICATE_REQUEST)
+        return make_envelope(
+          kind::REPLY, 0, actor_ref{}, actor_ref{}, [&](auto b) {
+            to_schema(failure{errc::unsupported,
+                              "the CA only answers certificate requests"},
+                      b.initError());
+          });
+      auto hostname = body.getCertificateRequest().getHostname();
+      ca::certificate_request req;
+      req.node_id = in.from.node_id;
+      req.role = in.from.role;
+      req.node_key = in.from.node_key;
+      req.joining = in.from.joining;
+      req.hostname = std::string(hostname.begin(), hostname.size());
+      auto rp = self->make_response_promise<envelope>();
+      self->request(signer, caf::infinite, atom::issue_v, std::move(req))
+        .then([=](envelope& reply) mutable { rp.deliver(std::move(reply)); });
+      return rp;
+    },
+  };
 }
 
 caf::behavior echo(caf::event_based_actor*, std::string node_id) {
@@ -267,9 +296,11 @@ int main(int argc, char** argv) {
   auto net = *spawned;
   caf::scoped_actor self{sys};
   caf::actor ca_actor;
+  caf::actor ca_route;
   if (authority) {
-    ca_actor = test::spawn_ca_actor(sys, authority);
-    self->send(net, atom::route_v, std::string{"ca"}, ca_actor);
+    ca_actor = ca::spawn_ca_actor(sys, authority);
+    ca_route = sys.spawn(ca_front, ca_actor);
+    self->send(net, atom::route_v, std::string{"ca"}, ca_route);
   }
   auto echo_actor = sys.spawn(echo, id);
   auto hold_actor = sys.spawn(hold, id);
@@ -413,16 +444,25 @@ int main(int argc, char** argv) {
     } else if (cmd == "rotate") {
       std::string tag, role;
       in >> tag >> role;
-      if (!ca_actor) {
+      if (!authority) {
         say("@{} error this node holds no CA", tag);
         continue;
       }
-      self->request(ca_actor, seconds{10}, atom::rotate_v, role)
-        .receive(
-          [&](const std::string& token) { say("@{} token {}", tag, token); },
-          [&](caf::error& err) {
-            say("@{} error {}", tag, caf::to_string(err));
-          });
+      if (role != "worker" && role != "manager") {
+        say("@{} error cannot rotate the token for role '{}': use worker or "
+            "manager",
+            tag, role);
+        continue;
+      }
+      auto r
+        = role == "manager" ? ca::node_role::manager : ca::node_role::worker;
+      std::string token;
+      auto saved = authority->change_and_save(
+        [&](ca::authority& a) { token = a.rotate(r).to_string(); });
+      if (saved)
+        say("@{} token {}", tag, token);
+      else
+        say("@{} error {}", tag, saved.error().message);
     } else if (cmd == "renew") {
       std::string tag, node;
       in >> tag >> node;
@@ -504,7 +544,9 @@ int main(int argc, char** argv) {
   self->send_exit(net, caf::exit_reason::user_shutdown);
   self->send_exit(echo_actor, caf::exit_reason::user_shutdown);
   self->send_exit(hold_actor, caf::exit_reason::user_shutdown);
-  if (ca_actor)
+  if (ca_actor) {
+    self->send_exit(ca_route, caf::exit_reason::user_shutdown);
     self->send_exit(ca_actor, caf::exit_reason::user_shutdown);
+  }
   return 0;
 }
