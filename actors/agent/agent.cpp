@@ -28,6 +28,10 @@ namespace {
 using namespace std::chrono;
 constexpr std::string_view who = "agent";
 
+/// Task starters per agent: two starts (a fork/exec each) can run at once,
+/// and neither holds a thread of CAF's scheduler.
+constexpr size_t task_starters = 2;
+
 struct agent_state {
   agent_config cfg;
   size_t target = 0;      ///< index into cfg.managers
@@ -41,6 +45,10 @@ struct agent_state {
   uint64_t sequence = 0;
   /// One runner per task assigned to this node.
   std::map<std::string, caf::actor> runners;
+  /// Run the runtime's prepare and start for the runners, off CAF's
+  /// scheduler; runners take them in turn.
+  std::vector<caf::actor> starters;
+  size_t next_starter = 0;
   /// Latest status per task, not yet accepted by the dispatcher.
   std::map<std::string, store::task_status> unreported;
   bool reporting = false;
@@ -49,6 +57,10 @@ struct agent_state {
   ~agent_state() {
     for (auto& [id, r] : runners)
       caf::anon_send(r, atom::done_v);
+    // A starter finishes the call it is in (its runner then kills what it
+    // started); calls still queued fail, and start nothing.
+    for (auto& s : starters)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   }
 };
 
@@ -324,9 +336,10 @@ void on_assignments(self_ptr self, const transport::inbound& in) {
       continue;
     }
     auto id = task->id;
+    auto& starter = st.starters[st.next_starter++ % st.starters.size()];
     st.runners.emplace(
       id, spawn_task_runner(self->system(), std::move(*task), st.cfg.runtime,
-                            caf::actor_cast<caf::actor>(self)));
+                            caf::actor_cast<caf::actor>(self), starter));
   }
   for (auto id : a.getRemoved())
     forget_task(self, id.cStr());
@@ -503,6 +516,10 @@ caf::behavior agent(self_ptr self, agent_config cfg) {
   self->send(self->state.cfg.transport, atom::route_v, std::string{"agent"},
              caf::actor_cast<caf::actor>(self));
   if (self->state.cfg.runtime) {
+    for (size_t i = 0; i < task_starters; ++i)
+      self->state.starters.push_back(
+        spawn_task_starter(self->system(), self->state.cfg.runtime,
+                           self->state.cfg.starters_on_scheduler));
     clean_up_previous_run(self);
     self->send(self, atom::reap_v);
   }

@@ -43,6 +43,9 @@ struct agent_config {
   std::chrono::nanoseconds period = std::chrono::seconds{5};
   /// Runs this node's tasks; null: the node takes no tasks.
   std::shared_ptr<runtime::adapter> runtime;
+  /// Tests: the task starters run on the scheduler instead of threads of
+  /// their own (see spawn_task_starter).
+  bool starters_on_scheduler = false;
 };
 
 /// The agent: sends a heartbeat to the leader's dispatcher every period

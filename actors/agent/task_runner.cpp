@@ -4,6 +4,7 @@
 #include "actors/logging/log.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -22,9 +23,15 @@ struct runner_state {
   store::task_object task;
   std::shared_ptr<runtime::adapter> runtime;
   caf::actor agent;
+  caf::actor starter;
   bool prepared = false; ///< the runtime knows the task
   bool running = false;  ///< its process runs
   bool stopping = false; ///< asked to stop
+  /// The starter is preparing or starting the task: a stop, an exit or
+  /// the agent's done waits for its answer.
+  bool waiting_for_starter = false;
+  bool quit_when_started = false;
+  std::optional<runtime::exit_status> early_exit;
   static inline const char* name = "task_runner";
 
   ~runner_state() {
@@ -54,6 +61,12 @@ void report(self_ptr self, task_state state, std::string message,
   self->send(st.agent, atom::report_v, st.task.id, st.task.status);
 }
 
+void stop(self_ptr self);
+void on_exit(self_ptr self, const runtime::exit_status& exit);
+
+void on_prepared(self_ptr self, const start_outcome& out);
+void on_started(self_ptr self, const start_outcome& out);
+
 void start(self_ptr self) {
   auto& st = self->state;
   auto& t = st.task;
@@ -77,26 +90,67 @@ void start(self_ptr self) {
   spec.container = t.container;
   spec.limits = t.limits;
   spec.ports = t.ports;
-  if (auto ok = st.runtime->prepare(spec); !ok) {
-    report(self, task_state::rejected, "preparing failed", ok.error().message);
+  st.waiting_for_starter = true;
+  self->request(st.starter, caf::infinite, atom::prepare_v, std::move(spec))
+    .then([=](const start_outcome& out) { on_prepared(self, out); },
+          [=](caf::error& err) {
+            on_prepared(self, start_outcome{caf::to_string(err), {}});
+          });
+}
+
+void on_prepared(self_ptr self, const start_outcome& out) {
+  auto& st = self->state;
+  st.waiting_for_starter = false;
+  st.prepared = out.error.empty();
+  if (st.quit_when_started) {
+    self->quit();
     return;
   }
-  st.prepared = true;
+  if (!out.error.empty()) {
+    report(self, task_state::rejected, "preparing failed", out.error);
+    return;
+  }
+  if (st.task.desired_state > task_state::running) {
+    report(self, task_state::shutdown, "shutdown before it started");
+    return;
+  }
   report(self, task_state::starting, "starting");
-  auto started = st.runtime->start(t.id);
-  if (!started) {
-    report(self, task_state::failed, "starting failed",
-           started.error().message);
+  st.waiting_for_starter = true;
+  self->request(st.starter, caf::infinite, atom::start_v, st.task.id)
+    .then([=](const start_outcome& out) { on_started(self, out); },
+          [=](caf::error& err) {
+            on_started(self, start_outcome{caf::to_string(err), {}});
+          });
+}
+
+void on_started(self_ptr self, const start_outcome& out) {
+  auto& st = self->state;
+  st.waiting_for_starter = false;
+  st.running = out.error.empty();
+  if (st.quit_when_started) {
+    self->quit();
     return;
   }
-  st.running = true;
-  st.task.status.host_ports = started->host_ports;
+  if (!out.error.empty()) {
+    report(self, task_state::failed, "starting failed", out.error);
+    return;
+  }
+  st.task.status.host_ports = out.started.host_ports;
   report(self, task_state::running, "started");
-  log::debug(who, "task {} runs as process {}", t.id, started->pid);
+  log::debug(who, "task {} runs as process {}", st.task.id, out.started.pid);
+  if (st.early_exit) {
+    // The agent reaped it before the starter's answer came.
+    on_exit(self, *st.early_exit);
+    return;
+  }
+  if (st.task.desired_state > task_state::running)
+    stop(self);
 }
 
 void stop(self_ptr self) {
   auto& st = self->state;
+  if (st.waiting_for_starter)
+    return; // on_prepared and on_started look at the desired state
   if (!st.running) {
     if (!store::is_terminal(st.task.status.state))
       report(self, task_state::shutdown, "shutdown");
@@ -109,13 +163,32 @@ void stop(self_ptr self) {
   self->delayed_send(self, st.task.container.stop_grace, atom::grace_v);
 }
 
+void on_exit(self_ptr self, const runtime::exit_status& exit) {
+  auto& st = self->state;
+  if (st.waiting_for_starter) {
+    st.early_exit = exit;
+    return;
+  }
+  st.running = false;
+  if (st.stopping || st.task.desired_state > task_state::running)
+    report(self, task_state::shutdown, "shutdown", "", exit.exit_code);
+  else if (exit.exit_code == 0)
+    report(self, task_state::complete, "finished", "", 0);
+  else
+    report(
+      self, task_state::failed, "task failed",
+      fmt::format("task: non-zero exit ({}): {}", exit.exit_code, exit.message),
+      exit.exit_code);
+}
+
 caf::behavior task_runner(self_ptr self, store::task_object task,
                           std::shared_ptr<runtime::adapter> runtime,
-                          caf::actor agent) {
+                          caf::actor agent, caf::actor starter) {
   auto& st = self->state;
   st.task = std::move(task);
   st.runtime = std::move(runtime);
   st.agent = std::move(agent);
+  st.starter = std::move(starter);
   start(self);
   return {
     [=](atom::assign, const store::task_object& latest) {
@@ -135,19 +208,30 @@ caf::behavior task_runner(self_ptr self, store::task_object task,
       }
     },
     [=](atom::exited, const runtime::exit_status& exit) {
-      auto& st = self->state;
-      st.running = false;
-      if (st.stopping || st.task.desired_state > task_state::running)
-        report(self, task_state::shutdown, "shutdown", "", exit.exit_code);
-      else if (exit.exit_code == 0)
-        report(self, task_state::complete, "finished", "", 0);
-      else
-        report(self, task_state::failed, "task failed",
-               fmt::format("task: non-zero exit ({}): {}", exit.exit_code,
-                           exit.message),
-               exit.exit_code);
+      on_exit(self, exit);
     },
-    [=](atom::done) { self->quit(); },
+    [=](atom::done) {
+      if (self->state.waiting_for_starter)
+        self->state.quit_when_started = true;
+      else
+        self->quit();
+    },
+  };
+}
+
+caf::behavior task_starter(caf::event_based_actor*,
+                           std::shared_ptr<runtime::adapter> runtime) {
+  return {
+    [=](atom::prepare, const runtime::task_spec& spec) {
+      auto ok = runtime->prepare(spec);
+      return start_outcome{ok ? std::string{} : ok.error().message, {}};
+    },
+    [=](atom::start, const std::string& task_id) {
+      auto started = runtime->start(task_id);
+      if (!started)
+        return start_outcome{started.error().message, {}};
+      return start_outcome{{}, std::move(*started)};
+    },
   };
 }
 
@@ -155,9 +239,17 @@ caf::behavior task_runner(self_ptr self, store::task_object task,
 
 caf::actor spawn_task_runner(caf::actor_system& sys, store::task_object task,
                              std::shared_ptr<runtime::adapter> runtime,
-                             caf::actor agent) {
+                             caf::actor agent, caf::actor starter) {
   return sys.spawn(task_runner, std::move(task), std::move(runtime),
-                   std::move(agent));
+                   std::move(agent), std::move(starter));
+}
+
+caf::actor spawn_task_starter(caf::actor_system& sys,
+                              std::shared_ptr<runtime::adapter> runtime,
+                              bool on_scheduler) {
+  if (on_scheduler)
+    return sys.spawn(task_starter, std::move(runtime));
+  return sys.spawn<caf::detached>(task_starter, std::move(runtime));
 }
 
 } // namespace skep::agent

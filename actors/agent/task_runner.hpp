@@ -13,9 +13,32 @@
 
 namespace skep::agent {
 
+/// What a task starter answers: an empty `error` when the runtime call
+/// worked, and for a start the process it started.
+struct start_outcome {
+  std::string error;
+  runtime::started started;
+};
+
+/// A task starter: runs the runtime's blocking calls for task runners, one
+/// at a time, so that a fork/exec (or later a container's creation) never
+/// holds one of CAF's scheduler threads. An agent keeps a few; each runs
+/// detached on a thread of its own, or on the scheduler with `on_scheduler`
+/// (tests under the test coordinator).
+///
+/// Messages:
+/// - (atom::prepare, runtime::task_spec) -> start_outcome;
+/// - (atom::start, task id) -> start_outcome.
+caf::actor spawn_task_starter(caf::actor_system& sys,
+                              std::shared_ptr<runtime::adapter> runtime,
+                              bool on_scheduler = false);
+
 /// A task runner: drives one task through the runtime adapter, from
 /// assigned to a final state, and tells `agent` every transition as
-/// (atom::report, task id, store::task_status).
+/// (atom::report, task id, store::task_status). It has `starter` prepare
+/// and start the task; what arrives meanwhile (a stop, the agent's done,
+/// the process's exit) waits for the starter's answer, so that a process
+/// started late is still stopped, killed or reported.
 ///
 /// Messages:
 /// - (atom::assign, store::task_object): the dispatcher's latest view of the
@@ -26,10 +49,12 @@ namespace skep::agent {
 ///   process is killed first if it still runs.
 caf::actor spawn_task_runner(caf::actor_system& sys, store::task_object task,
                              std::shared_ptr<runtime::adapter> runtime,
-                             caf::actor agent);
+                             caf::actor agent, caf::actor starter);
 
 } // namespace skep::agent
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::store::task_object)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::store::task_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::runtime::exit_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::runtime::task_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::agent::start_outcome)

@@ -89,7 +89,10 @@ caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
   // pause): on the scheduler, 0 elections, 9.3 writes/s, create -> 100
   // Running 459 ms median; on its own thread, 0 elections, 10.1 writes/s,
   // 443 ms. No longer needed for leadership to hold, then; kept for that
-  // small margin, at the cost of one thread.
+  // small margin, at the cost of one thread. Since then a task's prepare
+  // and start run on the agent's task starters (agent/task_runner.hpp), not
+  // on the scheduler at all, so nothing blocks the scheduler for long: the
+  // bridge could join it once bench_failover shows no loss.
   return sys.spawn<caf::detached>(bridge, std::move(transport),
                                   std::move(self_node));
 }

@@ -76,17 +76,19 @@ class TaskRunner : public test::actor_fixture {
     : sim(std::make_shared<runtime::sim_adapter>()),
       log(std::make_shared<report_log>()) {
     agent = sys.spawn(fake_agent, log);
+    starter = spawn_task_starter(sys, sim, true);
   }
 
   ~TaskRunner() override {
     if (runner)
       caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(starter, caf::exit_reason::user_shutdown);
     run();
   }
 
   void start(store::task_object t) {
-    runner = spawn_task_runner(sys, std::move(t), sim, agent);
+    runner = spawn_task_runner(sys, std::move(t), sim, agent, starter);
     run();
   }
 
@@ -100,6 +102,7 @@ class TaskRunner : public test::actor_fixture {
   std::shared_ptr<runtime::sim_adapter> sim;
   std::shared_ptr<report_log> log;
   caf::actor agent;
+  caf::actor starter;
   caf::actor runner;
 };
 
@@ -219,6 +222,100 @@ TEST_F(TaskRunner, DoneKillsATaskThatStillRuns) {
   auto exits = sim->reap();
   ASSERT_EQ(exits.size(), 1u);
   EXPECT_EQ(exits[0].second.signal, 9);
+}
+
+/// A starter that prepares at once but holds each start until poked: what
+/// reaches the runner while a start takes its time.
+struct held_starts {
+  std::vector<std::pair<caf::response_promise, std::string>> held;
+};
+
+caf::behavior gated_starter(caf::event_based_actor* self, caf::actor real,
+                            std::shared_ptr<held_starts> gate) {
+  return {
+    [=](atom::prepare, runtime::task_spec& spec) {
+      auto rp = self->make_response_promise();
+      self->request(real, caf::infinite, atom::prepare_v, std::move(spec))
+        .then([=](start_outcome& out) mutable { rp.deliver(std::move(out)); });
+      return rp;
+    },
+    [=](atom::start, std::string& id) {
+      auto rp = self->make_response_promise();
+      gate->held.emplace_back(rp, std::move(id));
+      return rp;
+    },
+    [=](atom::poke) {
+      for (auto& [rp, id] : gate->held)
+        self->request(real, caf::infinite, atom::start_v, id)
+          .then([rp = rp](start_outcome& out) mutable {
+            rp.deliver(std::move(out));
+          });
+      gate->held.clear();
+    },
+  };
+}
+
+class TaskRunnerWhileStarting : public TaskRunner {
+ protected:
+  TaskRunnerWhileStarting() : gate(std::make_shared<held_starts>()) {
+    gated = sys.spawn(gated_starter, starter, gate);
+  }
+  ~TaskRunnerWhileStarting() override {
+    caf::anon_send_exit(gated, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  /// Starts the runner until its start is held by the gate.
+  void start_held(store::task_object t) {
+    runner = spawn_task_runner(sys, std::move(t), sim, agent, gated);
+    run();
+    ASSERT_EQ(gate->held.size(), 1u);
+    ASSERT_EQ(log->last().state, task_state::starting);
+  }
+
+  std::shared_ptr<held_starts> gate;
+  caf::actor gated;
+};
+
+TEST_F(TaskRunnerWhileStarting, AStopStopsTheProcessOnceItHasStarted) {
+  start_held(assigned_task());
+  auto stopped = assigned_task();
+  stopped.desired_state = task_state::shutdown;
+  caf::anon_send(runner, atom::assign_v, stopped);
+  run();
+  EXPECT_EQ(log->last().state, task_state::starting);
+  caf::anon_send(gated, atom::poke_v);
+  run();
+  EXPECT_EQ(sim->start_count(), 1u);
+  reap();
+  EXPECT_FALSE(sim->is_running("task-1"));
+  EXPECT_EQ(log->last().state, task_state::shutdown);
+}
+
+TEST_F(TaskRunnerWhileStarting, DoneKillsWhatTheStarterStartedAfterwards) {
+  start_held(assigned_task());
+  caf::anon_send(runner, atom::done_v);
+  run();
+  caf::anon_send(gated, atom::poke_v);
+  run();
+  EXPECT_EQ(sim->start_count(), 1u);
+  EXPECT_FALSE(sim->is_running("task-1"));
+  auto exits = sim->reap();
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].second.signal, 9);
+}
+
+TEST_F(TaskRunnerWhileStarting, AnExitReapedBeforeTheStartersAnswerIsReported) {
+  start_held(assigned_task());
+  caf::anon_send(gated, atom::poke_v);
+  caf::anon_send(runner, atom::exited_v,
+                 runtime::exit_status{3, 0, "exited with code 3"});
+  run();
+  EXPECT_EQ(log->states(),
+            (std::vector<task_state>{
+              task_state::accepted, task_state::preparing, task_state::starting,
+              task_state::running, task_state::failed}));
+  EXPECT_EQ(log->last().exit_code, 3);
 }
 
 } // namespace
