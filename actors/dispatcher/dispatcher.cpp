@@ -15,7 +15,9 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 #include <sodium.h>
 
@@ -71,7 +73,7 @@ struct dispatcher_state {
 /// How often silent nodes are looked for.
 constexpr auto down_check_period = milliseconds{100};
 
-using self_ptr = caf::stateful_actor<dispatcher_state>*;
+using self_ptr = dispatcher_actor::stateful_pointer<dispatcher_state>;
 
 std::string text_of(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
@@ -141,7 +143,7 @@ void push(self_ptr self, const std::string& node, bool full) {
       for (unsigned i = 0; i < removed.size(); ++i)
         gone.set(i, removed[i]);
     });
-  self->send(st.transport, atom::send_v, env);
+  caf::anon_send(st.transport, atom::send_v, env);
   controlapi::event e;
   e.time_nanos = clock::unix_nanos(self);
   e.type = "dispatch";
@@ -160,7 +162,7 @@ void push(self_ptr self, const std::string& node, bool full) {
   for (size_t i = 0; i < removed.size() && e.decisions.size() < listed; ++i)
     e.decisions.push_back(controlapi::decision_record{
       "forget", removed[i], 0, node, "no longer assigned", ""});
-  self->send(st.link.manager, atom::event_v, std::move(e));
+  caf::anon_send(st.link.manager, atom::event_v, std::move(e));
   log::debug(who, "node {}: {} assignments {} (+{} -{}), sequence {}", node,
              full ? "full" : "incremental", changed.size() + removed.size(),
              changed.size(), removed.size(), seq);
@@ -416,8 +418,10 @@ void check_heartbeats(self_ptr self) {
          "heartbeat failure: no heartbeat for 3 periods");
 }
 
-caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
-                         caf::actor transport, std::string node_id) {
+dispatcher_actor::behavior_type dispatcher(self_ptr self,
+                                           controlapi::leader_link link,
+                                           caf::actor transport,
+                                           std::string node_id) {
   log::log_failed_requests(self, "dispatcher");
   auto& st = self->state;
   st.link = std::move(link);
@@ -464,9 +468,9 @@ caf::behavior dispatcher(self_ptr self, controlapi::leader_link link,
 
 } // namespace
 
-caf::actor spawn_dispatcher(caf::actor_system& sys,
-                            controlapi::leader_link link, caf::actor transport,
-                            std::string node_id) {
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
+                                  controlapi::leader_link link,
+                                  caf::actor transport, std::string node_id) {
   return sys.spawn(dispatcher, std::move(link), std::move(transport),
                    std::move(node_id));
 }

@@ -7,8 +7,20 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace skep::dispatcher {
+
+/// The dispatcher's messages: what the manager sends it (store changes,
+/// what nodes sent the dispatcher), the console's inspect, and its own
+/// wake-ups.
+using dispatcher_actor
+  = caf::typed_actor<caf::reacts_to<atom::changed, store::changes_ptr>,
+                     caf::replies_to<transport::inbound>::with<envelope>,
+                     caf::replies_to<atom::describe>::with<envelope>,
+                     caf::reacts_to<atom::flush>, caf::reacts_to<atom::tick>,
+                     caf::reacts_to<atom::report>>;
 
 /// The leader's dispatcher (the manager sends it what reaches it for the
 /// dispatcher while it leads; a follower answers heartbeats itself, with
@@ -26,8 +38,8 @@ namespace skep::dispatcher {
 ///   its own tasks, batched into one proposal every few milliseconds; the
 ///   reply (TaskStatusReply) goes out once they committed.
 /// Its writes go through the manager (atom::write).
-caf::actor spawn_dispatcher(caf::actor_system& sys,
-                            controlapi::leader_link link, caf::actor transport,
-                            std::string node_id);
+dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
+                                  controlapi::leader_link link,
+                                  caf::actor transport, std::string node_id);
 
 } // namespace skep::dispatcher

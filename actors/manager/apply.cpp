@@ -106,9 +106,12 @@ void maybe_snapshot(self_ptr self) {
 /// Tells the leader-only actors what changed.
 void publish(self_ptr self, store::changes_ptr ch) {
   auto& st = self->state;
-  for (auto* a : {&st.orchestrator, &st.scheduler, &st.dispatcher})
-    if (*a)
-      self->send(*a, atom::changed_v, ch);
+  if (st.orchestrator)
+    self->send(st.orchestrator, atom::changed_v, ch);
+  if (st.scheduler)
+    self->send(st.scheduler, atom::changed_v, ch);
+  if (st.dispatcher)
+    self->send(st.dispatcher, atom::changed_v, ch);
 }
 
 /// Hands on the held replies whose index this replica has applied.

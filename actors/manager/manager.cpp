@@ -408,8 +408,7 @@ caf::behavior manager(self_ptr self, manager_config cfg,
       info.learners = static_cast<uint32_t>(st.config.learners.size());
       info.term = st.term;
       info.commit = st.commit;
-      for (const auto* a : {&st.orchestrator, &st.scheduler, &st.dispatcher})
-        info.leader_actors += *a ? 1 : 0;
+      info.leader_actors = st.leader_actors();
       for (const auto* n : st.db().nodes()) {
         ++info.nodes;
         if (n->role == ca::node_role::manager) {

@@ -82,9 +82,9 @@ struct manager_state {
     = std::make_shared<store::shared_store>();
   const store::store& db() const { return shared->writer_view(); }
   /// Leader-only actors, running while this manager leads.
-  caf::actor orchestrator;
-  caf::actor scheduler;
-  caf::actor dispatcher;
+  orchestrator::orchestrator_actor orchestrator;
+  scheduler::scheduler_actor scheduler;
+  dispatcher::dispatcher_actor dispatcher;
   raft::raft_actor member;
   caf::actor bridge;
   /// Signs certificates over cfg.ca (none when cfg.ca is null).
@@ -163,11 +163,21 @@ struct manager_state {
   static inline const char* name = "manager";
 
   void stop_leader_actors() {
-    for (auto* a : {&orchestrator, &scheduler, &dispatcher})
-      if (*a) {
-        caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-        *a = nullptr;
+    auto stop = [](auto& a) {
+      if (a) {
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+        a = nullptr;
       }
+    };
+    stop(orchestrator);
+    stop(scheduler);
+    stop(dispatcher);
+  }
+
+  /// How many leader-only actors run here (see manager_info).
+  uint32_t leader_actors() const {
+    return (orchestrator ? 1u : 0u) + (scheduler ? 1u : 0u)
+           + (dispatcher ? 1u : 0u);
   }
 
   ~manager_state() { stop_leader_actors(); }

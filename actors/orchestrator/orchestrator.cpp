@@ -10,7 +10,9 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 
 namespace skep::orchestrator {
@@ -30,7 +32,7 @@ struct orchestrator_state {
   }
 };
 
-using self_ptr = caf::stateful_actor<orchestrator_state>*;
+using self_ptr = orchestrator_actor::stateful_pointer<orchestrator_state>;
 
 /// Pokes the reconciler of `service_id`, starting one if there is none.
 void poke(self_ptr self, const std::string& service_id) {
@@ -42,7 +44,7 @@ void poke(self_ptr self, const std::string& service_id) {
     it = st.reconcilers.emplace(service_id, r).first;
     log::debug(who, "reconciler started for service {}", service_id);
   }
-  self->send(it->second, atom::poke_v);
+  caf::anon_send(it->second, atom::poke_v);
 }
 
 /// Every service, and every service that still has tasks.
@@ -95,7 +97,8 @@ void on_changes(self_ptr self, const store::changes& ch) {
     poke(self, id);
 }
 
-caf::behavior orchestrator(self_ptr self, controlapi::leader_link link) {
+orchestrator_actor::behavior_type orchestrator(self_ptr self,
+                                               controlapi::leader_link link) {
   log::log_failed_requests(self, "orchestrator");
   self->state.link = std::move(link);
   auto ids = self->state.link.db->read(all_services);
@@ -135,8 +138,8 @@ caf::behavior orchestrator(self_ptr self, controlapi::leader_link link) {
 
 } // namespace
 
-caf::actor spawn_orchestrator(caf::actor_system& sys,
-                              controlapi::leader_link link) {
+orchestrator_actor spawn_orchestrator(caf::actor_system& sys,
+                                      controlapi::leader_link link) {
   return sys.spawn(orchestrator, std::move(link));
 }
 

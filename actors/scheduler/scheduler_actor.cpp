@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
 
 namespace skep::scheduler {
@@ -42,7 +43,7 @@ struct scheduler_state {
   static inline const char* name = "scheduler";
 };
 
-using self_ptr = caf::stateful_actor<scheduler_state>*;
+using self_ptr = scheduler_actor::stateful_pointer<scheduler_state>;
 
 /// True when the change may let a pending task be placed (or need one).
 bool matters(const store::changes& ch) {
@@ -247,7 +248,8 @@ envelope describe(self_ptr self) {
     });
 }
 
-caf::behavior scheduler(self_ptr self, controlapi::leader_link link) {
+scheduler_actor::behavior_type scheduler(self_ptr self,
+                                         controlapi::leader_link link) {
   log::log_failed_requests(self, "scheduler");
   self->state.link = std::move(link);
   self->send(self, atom::poke_v);
@@ -272,8 +274,8 @@ caf::behavior scheduler(self_ptr self, controlapi::leader_link link) {
 
 } // namespace
 
-caf::actor spawn_scheduler(caf::actor_system& sys,
-                           controlapi::leader_link link) {
+scheduler_actor spawn_scheduler(caf::actor_system& sys,
+                                controlapi::leader_link link) {
   return sys.spawn(scheduler, std::move(link));
 }
 

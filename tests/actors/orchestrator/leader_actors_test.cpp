@@ -41,8 +41,10 @@ using store::task_state;
 class LeaderActors : public test::leader_fixture {
  protected:
   void start_orchestrator_and_scheduler() {
-    subscribe(orchestrator::spawn_orchestrator(sys, link()));
-    subscribe(scheduler::spawn_scheduler(sys, link()));
+    subscribe(caf::actor_cast<caf::actor>(
+      orchestrator::spawn_orchestrator(sys, link())));
+    subscribe(
+      caf::actor_cast<caf::actor>(scheduler::spawn_scheduler(sys, link())));
   }
 };
 
@@ -421,8 +423,8 @@ class DispatcherTest : public LeaderActors {
     EXPECT_TRUE(v.ok) << v.error;
     transport = sys.spawn(fake_transport, sent);
     started.push_back(transport);
-    dispatcher = subscribe(
-      dispatcher::spawn_dispatcher(sys, link(), transport, leader_node));
+    dispatcher = subscribe(caf::actor_cast<caf::actor>(
+      dispatcher::spawn_dispatcher(sys, link(), transport, leader_node)));
     m->writes.clear();
   }
 
