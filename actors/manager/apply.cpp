@@ -45,12 +45,12 @@ void refresh_managers(self_ptr self) {
   for (const auto* n : st.db().nodes()) {
     if (n->role != ca::node_role::manager || n->id == st.cfg.node_id)
       continue;
-    self->send(st.bridge, atom::peer_v, n->id);
+    caf::anon_send(st.bridge, atom::peer_v, n->id);
     if (st.known_managers.insert(n->id + "@" + n->addr).second) {
       auto addr = transport::parse_host_port(n->addr);
       if (addr)
-        self->send(st.cfg.transport, atom::peer_v, n->id, addr->first,
-                   addr->second);
+        caf::anon_send(st.cfg.transport, atom::peer_v, n->id, addr->first,
+                       addr->second);
       else
         log::warn(who, "manager {} has an unusable address: {}", n->id,
                   addr.error().message);
@@ -172,7 +172,7 @@ void apply_entries(self_ptr self, const std::vector<raft::entry>& entries) {
         }
         if (c.what == store::change::kind::node_removed) {
           st.removed.insert(c.id);
-          self->send(st.cfg.transport, atom::revoke_v, c.id);
+          caf::anon_send(st.cfg.transport, atom::revoke_v, c.id);
           log::info(who, "node {} was removed from the swarm", c.id);
         }
       }

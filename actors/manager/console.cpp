@@ -117,7 +117,7 @@ caf::result<control_reply> deliver(self_ptr self, const control_request& req) {
     auto env = restamp(what, one_way ? kind::ONE_WAY : kind::REQUEST, 0,
                        {st.cfg.node_id, "console"}, {node, route});
     if (one_way) {
-      self->send(st.cfg.transport, atom::send_v, env);
+      caf::anon_send(st.cfg.transport, atom::send_v, env);
       rp.deliver(done_reply());
       return;
     }

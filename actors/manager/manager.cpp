@@ -28,7 +28,8 @@ caf::result<envelope> ask_dispatcher(self_ptr self,
 /// The orchestrator, scheduler and dispatcher run where the leader runs.
 void start_leader_actors(self_ptr self) {
   auto& st = self->state;
-  controlapi::leader_link link{st.shared, caf::actor_cast<caf::actor>(self)};
+  controlapi::leader_link link{st.shared,
+                               caf::actor_cast<decltype(link.manager)>(self)};
   auto& sys = self->system();
   st.orchestrator = orchestrator::spawn_orchestrator(sys, link);
   st.scheduler = scheduler::spawn_scheduler(sys, link);
@@ -209,8 +210,9 @@ void on_status(self_ptr self, const raft::status& s) {
           });
 }
 
-caf::behavior manager(self_ptr self, manager_config cfg,
-                      std::shared_ptr<std::unique_ptr<raft::log_storage>> db) {
+manager_actor::behavior_type
+manager(self_ptr self, manager_config cfg,
+        std::shared_ptr<std::unique_ptr<raft::log_storage>> db) {
   log::log_failed_requests(self, "manager");
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -232,11 +234,13 @@ caf::behavior manager(self_ptr self, manager_config cfg,
     st.ca_actor = ca::spawn_ca_actor(self->system(), st.cfg.ca);
     self->link_to(st.ca_actor);
   }
-  self->send(st.bridge, atom::apply_v, caf::actor_cast<caf::actor>(st.member));
+  caf::anon_send(st.bridge, atom::apply_v,
+                 caf::actor_cast<caf::actor>(st.member));
   auto me = caf::actor_cast<caf::actor>(self);
-  self->send(st.cfg.transport, atom::route_v, std::string{"raft"}, st.bridge);
+  caf::anon_send(st.cfg.transport, atom::route_v, std::string{"raft"},
+                 st.bridge);
   for (auto name : {"controlapi", "ca", "dispatcher"})
-    self->send(st.cfg.transport, atom::route_v, std::string{name}, me);
+    caf::anon_send(st.cfg.transport, atom::route_v, std::string{name}, me);
   self->send(self, atom::tick_v);
   return {
     [=](atom::apply, const std::vector<raft::entry>& entries) {
@@ -437,8 +441,8 @@ caf::behavior manager(self_ptr self, manager_config cfg,
 
 namespace skep::controlapi {
 
-caf::actor spawn_manager(caf::actor_system& sys, manager_config cfg,
-                         std::unique_ptr<raft::log_storage> storage) {
+manager_actor spawn_manager(caf::actor_system& sys, manager_config cfg,
+                            std::unique_ptr<raft::log_storage> storage) {
   auto holder
     = std::make_shared<std::unique_ptr<raft::log_storage>>(std::move(storage));
   return sys.spawn(manager_detail::manager, std::move(cfg), holder);

@@ -2,6 +2,8 @@
 
 #include "actors/ca/shared_authority.hpp"
 #include "actors/raft/raft_actor.hpp"
+#include "actors/store/leader_link.hpp"
+#include "actors/transport/transport_actor.hpp"
 #include "messages/type_ids.hpp"
 
 #include <chrono>
@@ -11,6 +13,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace skep::controlapi {
 
@@ -64,6 +68,35 @@ struct manager_info {
   uint32_t leader_actors = 0;
 };
 
+} // namespace skep::controlapi
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::controlapi::manager_info)
+
+namespace skep::controlapi {
+
+/// A manager's messages, by who sends them.
+using manager_actor = caf::typed_actor<
+  // Its Raft member (raft::apply_sink): committed entries, snapshots, and
+  // the member's role, term, leader and configuration when they change.
+  caf::reacts_to<atom::apply, std::vector<raft::entry>>,
+  caf::reacts_to<atom::restore, raft::snapshot>,
+  caf::reacts_to<atom::status, raft::status>,
+  // The leader-only actors (leader_link::manager): writes, and decisions
+  // that wrote nothing.
+  caf::replies_to<atom::write, write_request>::with<write_verdict>,
+  caf::reacts_to<atom::event, event>,
+  // The node: control requests from local clients, and `skep info`.
+  caf::replies_to<control_request>::with<control_reply>,
+  caf::replies_to<atom::status>::with<manager_info>,
+  // The transport: what other nodes send "controlapi", "ca", "dispatcher".
+  caf::replies_to<transport::inbound>::with<envelope>,
+  // Itself: a forwarded store proposal taken from an inbound request, and
+  // its timers (held replies, event waits, pending forwards, ticks).
+  caf::replies_to<atom::propose, control_request>::with<control_reply>,
+  caf::reacts_to<atom::caught_up, uint64_t>,
+  caf::reacts_to<atom::deadline, uint64_t>, caf::reacts_to<atom::transfer>,
+  caf::reacts_to<atom::tick>>;
+
 /// A manager: the Raft member (over the transport), the replicated store it
 /// applies, the control API (reads from the local store, writes proposed by
 /// the leader: a follower forwards them), the CA's certificate issuing for
@@ -71,11 +104,8 @@ struct manager_info {
 /// orchestrator, scheduler and dispatcher (heartbeats: a node silent for 3
 /// periods is marked Down, Ready again when it returns).
 ///
-/// Messages: control_request -> control_reply; (status) -> manager_info;
-/// and what the transport delivers (transport::inbound).
-caf::actor spawn_manager(caf::actor_system& sys, manager_config cfg,
-                         std::unique_ptr<raft::log_storage> storage);
+/// Its messages: see manager_actor.
+manager_actor spawn_manager(caf::actor_system& sys, manager_config cfg,
+                            std::unique_ptr<raft::log_storage> storage);
 
 } // namespace skep::controlapi
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::controlapi::manager_info)

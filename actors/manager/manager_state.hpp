@@ -37,6 +37,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <fmt/format.h>
@@ -183,7 +184,7 @@ struct manager_state {
   ~manager_state() { stop_leader_actors(); }
 };
 
-using self_ptr = caf::stateful_actor<manager_state>*;
+using self_ptr = manager_actor::stateful_pointer<manager_state>;
 
 /// What receives the answer to a write or a forwarded request.
 using reply_handler = std::function<void(const control_reply&)>;

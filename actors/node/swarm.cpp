@@ -185,7 +185,8 @@ result<member_runtime> start_member(
     mc.init_batch = std::move(init_batch);
     mc.force_new_cluster = force_new_cluster;
     mc.raft.core.force_new_cluster = force_new_cluster;
-    rt.manager = controlapi::spawn_manager(sys, mc, std::move(*storage));
+    rt.manager = caf::actor_cast<caf::actor>(
+      controlapi::spawn_manager(sys, mc, std::move(*storage)));
   }
 
   agent::agent_config ac;

@@ -12,6 +12,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace skep::controlapi {
 
@@ -38,7 +40,11 @@ struct write_verdict {
 /// nothing with (atom::event, event).
 struct leader_link {
   std::shared_ptr<store::shared_store> db;
-  caf::actor manager;
+  /// The manager, as the leader-only actors see it.
+  caf::typed_actor<
+    caf::replies_to<atom::write, write_request>::with<write_verdict>,
+    caf::reacts_to<atom::event, event>>
+    manager;
 };
 
 } // namespace skep::controlapi

@@ -145,7 +145,10 @@ class leader_fixture : public actor_fixture {
   }
 
   /// What the manager gives its leader-only actors.
-  controlapi::leader_link link() const { return {m->db, manager}; }
+  controlapi::leader_link link() const {
+    return {m->db, caf::actor_cast<decltype(controlapi::leader_link::manager)>(
+                     manager)};
+  }
 
   /// Keeps `a` told of store changes, after those subscribed before it.
   caf::actor subscribe(caf::actor a) {

@@ -227,7 +227,7 @@ class ManagerActor : public actor_fixture {
 
   std::shared_ptr<fake_network> net;
   std::vector<caf::actor> transports;
-  std::map<std::string, caf::actor> managers;
+  std::map<std::string, controlapi::manager_actor> managers;
 };
 
 std::string error_of(const control_reply& reply) {
