@@ -19,7 +19,9 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace skep::agent {
 
@@ -64,7 +66,7 @@ struct agent_state {
   }
 };
 
-using self_ptr = caf::stateful_actor<agent_state>*;
+using self_ptr = agent_actor::stateful_pointer<agent_state>;
 
 void dial_managers(self_ptr self) {
   for (auto& [id, addr] : self->state.cfg.managers) {
@@ -76,8 +78,8 @@ void dial_managers(self_ptr self) {
                 hp.error().message);
       continue;
     }
-    self->send(self->state.cfg.transport, atom::peer_v, id, hp->first,
-               hp->second);
+    caf::anon_send(self->state.cfg.transport, atom::peer_v, id, hp->first,
+                   hp->second);
   }
 }
 
@@ -187,7 +189,7 @@ void renew(self_ptr self) {
       return;
     }
     st.cfg.certificate = *fields;
-    self->send(st.cfg.supervisor, atom::certify_v, bytes);
+    caf::anon_send(st.cfg.supervisor, atom::certify_v, bytes);
   };
   if (st.leader == st.cfg.node_id) {
     // This node leads: its own manager is the CA to ask.
@@ -290,7 +292,7 @@ void flush_reports(self_ptr self) {
 void forget_task(self_ptr self, const std::string& id) {
   auto& st = self->state;
   if (auto it = st.runners.find(id); it != st.runners.end()) {
-    self->send(it->second, atom::done_v);
+    caf::anon_send(it->second, atom::done_v);
     st.runners.erase(it);
   }
   st.unreported.erase(id);
@@ -326,7 +328,7 @@ void on_assignments(self_ptr self, const transport::inbound& in) {
     listed.insert(task->id);
     auto it = st.runners.find(task->id);
     if (it != st.runners.end()) {
-      self->send(it->second, atom::assign_v, *task);
+      caf::anon_send(it->second, atom::assign_v, *task);
       continue;
     }
     if (!st.cfg.runtime) {
@@ -361,7 +363,7 @@ void reap(self_ptr self) {
   auto& st = self->state;
   for (auto& [id, exit] : st.cfg.runtime->reap()) {
     if (auto it = st.runners.find(id); it != st.runners.end())
-      self->send(it->second, atom::exited_v, exit);
+      caf::anon_send(it->second, atom::exited_v, exit);
     else
       (void)st.cfg.runtime->remove(id); // its runner is gone already
   }
@@ -499,7 +501,7 @@ void clean_up_previous_run(self_ptr self) {
   }
 }
 
-caf::behavior agent(self_ptr self, agent_config cfg) {
+agent_actor::behavior_type agent(self_ptr self, agent_config cfg) {
   log::log_failed_requests(self, "agent");
   self->state.cfg = std::move(cfg);
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& e) {
@@ -513,8 +515,8 @@ caf::behavior agent(self_ptr self, agent_config cfg) {
     return caf::make_error(caf::sec::runtime_error);
   });
   dial_managers(self);
-  self->send(self->state.cfg.transport, atom::route_v, std::string{"agent"},
-             caf::actor_cast<caf::actor>(self));
+  caf::anon_send(self->state.cfg.transport, atom::route_v, std::string{"agent"},
+                 caf::actor_cast<caf::actor>(self));
   if (self->state.cfg.runtime) {
     for (size_t i = 0; i < task_starters; ++i)
       self->state.starters.push_back(
@@ -550,7 +552,7 @@ caf::behavior agent(self_ptr self, agent_config cfg) {
 
 } // namespace
 
-caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg) {
+agent_actor spawn_agent(caf::actor_system& sys, agent_config cfg) {
   return sys.spawn(agent, std::move(cfg));
 }
 

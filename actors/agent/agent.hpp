@@ -1,6 +1,8 @@
 #pragma once
 
+#include "actors/agent/task_runner.hpp"
 #include "actors/ca/certificate.hpp"
+#include "actors/transport/transport_actor.hpp"
 #include "messages/type_ids.hpp"
 #include "runtime-adapters/runtime.hpp"
 
@@ -12,6 +14,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace skep::agent {
 
@@ -21,7 +25,7 @@ using manager_list = std::vector<std::pair<std::string, std::string>>;
 /// How a node's agent keeps in touch with the swarm.
 struct agent_config {
   std::string node_id;
-  caf::actor transport;
+  transport::transport_actor transport;
   /// This node's manager actor, when it is a manager (a node does not dial
   /// itself); null on workers.
   caf::actor local_manager;
@@ -48,6 +52,15 @@ struct agent_config {
   bool starters_on_scheduler = false;
 };
 
+/// The agent's messages: what the transport hands it (assignments, task
+/// log requests), its runners' reports, the node's `swarm leave` (true once
+/// a manager knows), and its own timers.
+using agent_actor = caf::typed_actor<
+  caf::replies_to<transport::inbound>::with<envelope>,
+  caf::reacts_to<atom::report, std::string, store::task_status>,
+  caf::replies_to<atom::leave>::with<bool>, caf::reacts_to<atom::tick>,
+  caf::reacts_to<atom::reap>, caf::reacts_to<atom::flush>>;
+
 /// The agent: sends a heartbeat to the leader's dispatcher every period
 /// (with ±10 % jitter), follows the leader a follower points to, and fails
 /// over to the next manager when the current one does not answer.
@@ -58,6 +71,6 @@ struct agent_config {
 /// exited processes for them, and reports their state changes to the
 /// dispatcher until accepted. At start it kills what a previous run of the
 /// node left running, so no task runs twice.
-caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg);
+agent_actor spawn_agent(caf::actor_system& sys, agent_config cfg);
 
 } // namespace skep::agent

@@ -48,7 +48,7 @@ struct pending_report {
 
 struct dispatcher_state {
   controlapi::leader_link link;
-  caf::actor transport;
+  transport::transport_actor transport;
   std::string node_id;
   uint64_t epoch = 0;
   std::map<std::string, node_stream> nodes;
@@ -420,7 +420,7 @@ void check_heartbeats(self_ptr self) {
 
 dispatcher_actor::behavior_type dispatcher(self_ptr self,
                                            controlapi::leader_link link,
-                                           caf::actor transport,
+                                           transport::transport_actor transport,
                                            std::string node_id) {
   log::log_failed_requests(self, "dispatcher");
   auto& st = self->state;
@@ -470,7 +470,8 @@ dispatcher_actor::behavior_type dispatcher(self_ptr self,
 
 dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
                                   controlapi::leader_link link,
-                                  caf::actor transport, std::string node_id) {
+                                  transport::transport_actor transport,
+                                  std::string node_id) {
   return sys.spawn(dispatcher, std::move(link), std::move(transport),
                    std::move(node_id));
 }

@@ -40,6 +40,7 @@ using dispatcher_actor
 /// Its writes go through the manager (atom::write).
 dispatcher_actor spawn_dispatcher(caf::actor_system& sys,
                                   controlapi::leader_link link,
-                                  caf::actor transport, std::string node_id);
+                                  transport::transport_actor transport,
+                                  std::string node_id);
 
 } // namespace skep::dispatcher

@@ -26,7 +26,7 @@ struct manager_config {
   std::string engine_version;
   /// The node's transport; the manager registers "raft", "controlapi", "ca"
   /// and "dispatcher" with it.
-  caf::actor transport;
+  transport::transport_actor transport;
   /// The CA the transport judges joining nodes with; the manager keeps it
   /// in step with the replicated cluster object.
   std::shared_ptr<ca::shared_authority> ca;

@@ -53,9 +53,13 @@ std::shared_ptr<runtime::adapter> make_runtime(const node_state& node) {
 } // namespace
 
 void member_runtime::stop() {
-  for (auto* a : {&agent, &manager, &transport})
-    if (*a)
-      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  auto stop = [](const auto& a) {
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  };
+  stop(agent);
+  stop(manager);
+  stop(transport);
 }
 
 result<swarm_seed> seed_swarm(const node_state& node,
@@ -185,14 +189,13 @@ result<member_runtime> start_member(
     mc.init_batch = std::move(init_batch);
     mc.force_new_cluster = force_new_cluster;
     mc.raft.core.force_new_cluster = force_new_cluster;
-    rt.manager = caf::actor_cast<caf::actor>(
-      controlapi::spawn_manager(sys, mc, std::move(*storage)));
+    rt.manager = controlapi::spawn_manager(sys, mc, std::move(*storage));
   }
 
   agent::agent_config ac;
   ac.node_id = node.node_id;
   ac.transport = rt.transport;
-  ac.local_manager = rt.manager;
+  ac.local_manager = caf::actor_cast<caf::actor>(rt.manager);
   ac.role = ca::to_string(rt.role);
   ac.certificate = *fields;
   ac.ca_key = m.ca_key;

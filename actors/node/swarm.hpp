@@ -1,6 +1,8 @@
 #pragma once
 
+#include "actors/agent/agent.hpp"
 #include "actors/ca/shared_authority.hpp"
+#include "actors/manager/manager.hpp"
 #include "actors/node/membership.hpp"
 #include "actors/node/node_state.hpp"
 
@@ -19,9 +21,9 @@ namespace skep::node {
 struct member_runtime {
   ca::node_role role = ca::node_role::worker;
   std::string cluster_id;
-  caf::actor transport;
-  caf::actor manager; ///< null on workers
-  caf::actor agent;
+  transport::transport_actor transport;
+  controlapi::manager_actor manager; ///< null on workers
+  agent::agent_actor agent;
 
   /// Stops every actor of the membership.
   void stop();

@@ -17,7 +17,7 @@ namespace {
 constexpr std::string_view who = "raft-bridge";
 
 struct bridge_state {
-  caf::actor transport;
+  transport::transport_actor transport;
   caf::actor member;
   std::string self_node;
   std::map<node_id, std::string> nodes; ///< member id -> node id
@@ -25,7 +25,8 @@ struct bridge_state {
 };
 
 caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
-                     caf::actor transport, std::string self_node) {
+                     transport::transport_actor transport,
+                     std::string self_node) {
   self->state.transport = std::move(transport);
   self->state.self_node = std::move(self_node);
   self->state.nodes[member_id_of(self->state.self_node)]
@@ -75,7 +76,8 @@ caf::behavior bridge(caf::stateful_actor<bridge_state>* self,
 
 } // namespace
 
-caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
+caf::actor spawn_raft_bridge(caf::actor_system& sys,
+                             transport::transport_actor transport,
                              std::string self_node, bool on_scheduler) {
   if (on_scheduler)
     return sys.spawn(bridge, std::move(transport), std::move(self_node));

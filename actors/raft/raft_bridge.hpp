@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/raft/raft_actor.hpp"
+#include "actors/transport/transport_actor.hpp"
 
 #include <string>
 
@@ -24,7 +25,8 @@ namespace skep::raft {
 /// It runs on a thread of its own (see raft_bridge.cpp), or on the actor
 /// system's scheduler with `on_scheduler` (tests under the test
 /// coordinator).
-caf::actor spawn_raft_bridge(caf::actor_system& sys, caf::actor transport,
+caf::actor spawn_raft_bridge(caf::actor_system& sys,
+                             transport::transport_actor transport,
                              std::string self_node, bool on_scheduler = false);
 
 } // namespace skep::raft

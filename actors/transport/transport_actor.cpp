@@ -916,8 +916,8 @@ caf::behavior transport_broker(self_ptr self, transport_config cfg,
 
 } // namespace
 
-result<caf::actor> transport::spawn(caf::actor_system& sys,
-                                    transport_config cfg) {
+result<transport_actor> transport::spawn(caf::actor_system& sys,
+                                         transport_config cfg) {
   if (!cfg.identity)
     return fail(errc::invalid_argument, "the transport needs an identity key");
   int fd = -1;
@@ -928,8 +928,8 @@ result<caf::actor> transport::spawn(caf::actor_system& sys,
       return std::move(bound).error();
     std::tie(fd, port) = *bound;
   }
-  return sys.middleman().spawn_broker(transport_broker, std::move(cfg), fd,
-                                      port);
+  return caf::actor_cast<transport_actor>(
+    sys.middleman().spawn_broker(transport_broker, std::move(cfg), fd, port));
 }
 
 result<envelope> reply_or_failure(const envelope& reply) {

@@ -14,6 +14,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace skep::transport {
 
@@ -97,6 +99,22 @@ struct transport_config {
   join_check accept_join;
 };
 
+/// The transport's messages, as the actors that use it see them (see
+/// below). The broker itself is untyped: CAF 0.17's typed brokers cannot
+/// take its connection events and the messages of its own timers, which
+/// stay private to it. transport::spawn hands out this handle, so what its
+/// users send is checked against the list.
+using transport_actor = caf::typed_actor<
+  caf::reacts_to<atom::peer, std::string, std::string, uint16_t>,
+  caf::reacts_to<atom::forget, std::string>,
+  caf::reacts_to<atom::route, std::string, caf::actor>,
+  caf::reacts_to<atom::send, envelope>,
+  caf::replies_to<atom::call, envelope, caf::timespan>::with<envelope>,
+  caf::reacts_to<atom::fault, std::string, double, caf::timespan, bool>,
+  caf::reacts_to<atom::heal>, caf::reacts_to<atom::revoke, std::string>,
+  caf::reacts_to<atom::certify, std::vector<uint8_t>>,
+  caf::replies_to<atom::status>::with<transport_status>>;
+
 /// The node's transport: a CAF broker that listens, dials the peers it is
 /// told about (reconnecting with backoff), keeps one session per peer, and
 /// carries envelopes between local actors and actors on other nodes.
@@ -125,7 +143,8 @@ class transport {
  public:
   /// Starts the transport (the actor system must have loaded the
   /// middleman). Fails when the listening address cannot be bound.
-  static result<caf::actor> spawn(caf::actor_system& sys, transport_config cfg);
+  static result<transport_actor> spawn(caf::actor_system& sys,
+                                       transport_config cfg);
 };
 
 /// Turns a reply from the transport into its envelope or the failure it

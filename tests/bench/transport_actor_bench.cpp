@@ -40,7 +40,7 @@ struct stats {
 struct node_system {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  caf::actor net;
+  transport::transport_actor net;
   uint16_t port = 0;
 
   node_system() {
@@ -76,8 +76,9 @@ struct driver_state {
 
 /// Keeps `window` calls in flight until `total` have completed; replies
 /// with the latencies (µs) and the wall time (s).
-caf::behavior driver(caf::stateful_actor<driver_state>* self, caf::actor net,
-                     envelope ping, int total, int window) {
+caf::behavior driver(caf::stateful_actor<driver_state>* self,
+                     transport::transport_actor net, envelope ping, int total,
+                     int window) {
   auto fire = std::make_shared<std::function<void()>>();
   *fire = [=] {
     auto& st = self->state;

@@ -139,7 +139,7 @@ class ManagerActor : public actor_fixture {
       mc.node_id = id;
       mc.hostname = "host-" + id;
       mc.advertise_addr = "127.0.0.1:2377";
-      mc.transport = transport;
+      mc.transport = caf::actor_cast<transport::transport_actor>(transport);
       mc.raft.core.seed = raft::member_id_of(id);
       mc.raft.tick = 50ms;
       mc.raft_on_scheduler = true;

@@ -423,8 +423,10 @@ class DispatcherTest : public LeaderActors {
     EXPECT_TRUE(v.ok) << v.error;
     transport = sys.spawn(fake_transport, sent);
     started.push_back(transport);
-    dispatcher = subscribe(caf::actor_cast<caf::actor>(
-      dispatcher::spawn_dispatcher(sys, link(), transport, leader_node)));
+    dispatcher
+      = subscribe(caf::actor_cast<caf::actor>(dispatcher::spawn_dispatcher(
+        sys, link(), caf::actor_cast<transport::transport_actor>(transport),
+        leader_node)));
     m->writes.clear();
   }
 
