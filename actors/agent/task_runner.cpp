@@ -3,6 +3,7 @@
 #include "actors/logging/clock.hpp"
 #include "actors/logging/log.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 
@@ -31,6 +32,10 @@ struct runner_state {
   /// the agent's done waits for its answer.
   bool waiting_for_starter = false;
   bool quit_when_started = false;
+  /// Set when a stop arrives while the starter has the task: a start it
+  /// has not begun yet is skipped.
+  std::shared_ptr<std::atomic<bool>> cancelled
+    = std::make_shared<std::atomic<bool>>(false);
   std::optional<runtime::exit_status> early_exit;
   static inline const char* name = "task_runner";
 
@@ -64,7 +69,6 @@ void report(self_ptr self, task_state state, std::string message,
 void stop(self_ptr self);
 void on_exit(self_ptr self, const runtime::exit_status& exit);
 
-void on_prepared(self_ptr self, const start_outcome& out);
 void on_started(self_ptr self, const start_outcome& out);
 
 void start(self_ptr self) {
@@ -83,54 +87,42 @@ void start(self_ptr self) {
   }
   report(self, task_state::accepted, "accepted");
   report(self, task_state::preparing, "preparing");
-  runtime::task_spec spec;
-  spec.task_id = t.id;
-  spec.service_name = t.service_id;
-  spec.slot = t.slot;
-  spec.container = t.container;
-  spec.limits = t.limits;
-  spec.ports = t.ports;
+  start_request req;
+  req.spec.task_id = t.id;
+  req.spec.service_name = t.service_id;
+  req.spec.slot = t.slot;
+  req.spec.container = t.container;
+  req.spec.limits = t.limits;
+  req.spec.ports = t.ports;
+  req.cancelled = st.cancelled;
   st.waiting_for_starter = true;
-  self->request(st.starter, caf::infinite, atom::prepare_v, std::move(spec))
-    .then([=](const start_outcome& out) { on_prepared(self, out); },
-          [=](caf::error& err) {
-            on_prepared(self, start_outcome{caf::to_string(err), {}});
-          });
-}
-
-void on_prepared(self_ptr self, const start_outcome& out) {
-  auto& st = self->state;
-  st.waiting_for_starter = false;
-  st.prepared = out.error.empty();
-  if (st.quit_when_started) {
-    self->quit();
-    return;
-  }
-  if (!out.error.empty()) {
-    report(self, task_state::rejected, "preparing failed", out.error);
-    return;
-  }
-  if (st.task.desired_state > task_state::running) {
-    report(self, task_state::shutdown, "shutdown before it started");
-    return;
-  }
-  report(self, task_state::starting, "starting");
-  st.waiting_for_starter = true;
-  self->request(st.starter, caf::infinite, atom::start_v, st.task.id)
+  self->request(st.starter, caf::infinite, atom::start_v, std::move(req))
     .then([=](const start_outcome& out) { on_started(self, out); },
           [=](caf::error& err) {
-            on_started(self, start_outcome{caf::to_string(err), {}});
+            start_outcome failed;
+            failed.error = caf::to_string(err);
+            on_started(self, failed);
           });
 }
 
 void on_started(self_ptr self, const start_outcome& out) {
   auto& st = self->state;
   st.waiting_for_starter = false;
-  st.running = out.error.empty();
+  st.prepared = out.prepared;
+  st.running = out.prepared && !out.cancelled && out.error.empty();
   if (st.quit_when_started) {
     self->quit();
     return;
   }
+  if (!out.prepared) {
+    report(self, task_state::rejected, "preparing failed", out.error);
+    return;
+  }
+  if (out.cancelled) {
+    report(self, task_state::shutdown, "shutdown before it started");
+    return;
+  }
+  report(self, task_state::starting, "starting");
   if (!out.error.empty()) {
     report(self, task_state::failed, "starting failed", out.error);
     return;
@@ -149,8 +141,12 @@ void on_started(self_ptr self, const start_outcome& out) {
 
 void stop(self_ptr self) {
   auto& st = self->state;
-  if (st.waiting_for_starter)
-    return; // on_prepared and on_started look at the desired state
+  if (st.waiting_for_starter) {
+    // The starter skips the start if it has not begun it; on_started looks
+    // at the desired state either way.
+    st.cancelled->store(true);
+    return;
+  }
   if (!st.running) {
     if (!store::is_terminal(st.task.status.state))
       report(self, task_state::shutdown, "shutdown");
@@ -222,15 +218,22 @@ caf::behavior task_runner(self_ptr self, store::task_object task,
 caf::behavior task_starter(caf::event_based_actor*,
                            std::shared_ptr<runtime::adapter> runtime) {
   return {
-    [=](atom::prepare, const runtime::task_spec& spec) {
-      auto ok = runtime->prepare(spec);
-      return start_outcome{ok ? std::string{} : ok.error().message, {}};
-    },
-    [=](atom::start, const std::string& task_id) {
-      auto started = runtime->start(task_id);
-      if (!started)
-        return start_outcome{started.error().message, {}};
-      return start_outcome{{}, std::move(*started)};
+    [=](atom::start, const start_request& req) {
+      start_outcome out;
+      if (auto ok = runtime->prepare(req.spec); !ok) {
+        out.error = ok.error().message;
+        return out;
+      }
+      out.prepared = true;
+      if (req.cancelled && req.cancelled->load()) {
+        out.cancelled = true;
+        return out;
+      }
+      if (auto started = runtime->start(req.spec.task_id); started)
+        out.started = std::move(*started);
+      else
+        out.error = started.error().message;
+      return out;
     },
   };
 }

@@ -4,6 +4,7 @@
 #include "messages/type_ids.hpp"
 #include "runtime-adapters/runtime.hpp"
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -13,9 +14,19 @@
 
 namespace skep::agent {
 
-/// What a task starter answers: an empty `error` when the runtime call
-/// worked, and for a start the process it started.
+/// What a task runner asks its starter: prepare the task, then start it
+/// unless `cancelled` was set meanwhile (a stop came first).
+struct start_request {
+  runtime::task_spec spec;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+};
+
+/// What a task starter answers: whether the runtime prepared the task,
+/// whether the start was skipped (cancelled), and otherwise the process it
+/// started, or why not (`error`, empty when it worked).
 struct start_outcome {
+  bool prepared = false;
+  bool cancelled = false;
   std::string error;
   runtime::started started;
 };
@@ -27,8 +38,8 @@ struct start_outcome {
 /// (tests under the test coordinator).
 ///
 /// Messages:
-/// - (atom::prepare, runtime::task_spec) -> start_outcome;
-/// - (atom::start, task id) -> start_outcome.
+/// - (atom::start, start_request) -> start_outcome: the runtime's prepare,
+///   then its start, in one round trip.
 caf::actor spawn_task_starter(caf::actor_system& sys,
                               std::shared_ptr<runtime::adapter> runtime,
                               bool on_scheduler = false);
@@ -56,5 +67,5 @@ caf::actor spawn_task_runner(caf::actor_system& sys, store::task_object task,
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::store::task_object)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::store::task_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::runtime::exit_status)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::runtime::task_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::agent::start_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(skep::agent::start_outcome)

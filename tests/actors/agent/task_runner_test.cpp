@@ -6,6 +6,7 @@
 #include "runtime-adapters/sim.hpp"
 #include "tests/support/actor_fixture.hpp"
 
+#include <atomic>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -224,32 +225,31 @@ TEST_F(TaskRunner, DoneKillsATaskThatStillRuns) {
   EXPECT_EQ(exits[0].second.signal, 9);
 }
 
-/// A starter that prepares at once but holds each start until poked: what
-/// reaches the runner while a start takes its time.
+/// A starter that holds each request until poked: what reaches the runner
+/// while a start takes its time. With `began`, the starter is taken to have
+/// begun the start before anything arrived: a stop can no longer skip it.
 struct held_starts {
-  std::vector<std::pair<caf::response_promise, std::string>> held;
+  std::vector<std::pair<caf::response_promise, start_request>> held;
+  bool began = false;
 };
 
 caf::behavior gated_starter(caf::event_based_actor* self, caf::actor real,
                             std::shared_ptr<held_starts> gate) {
   return {
-    [=](atom::prepare, runtime::task_spec& spec) {
+    [=](atom::start, start_request& req) {
       auto rp = self->make_response_promise();
-      self->request(real, caf::infinite, atom::prepare_v, std::move(spec))
-        .then([=](start_outcome& out) mutable { rp.deliver(std::move(out)); });
-      return rp;
-    },
-    [=](atom::start, std::string& id) {
-      auto rp = self->make_response_promise();
-      gate->held.emplace_back(rp, std::move(id));
+      gate->held.emplace_back(rp, std::move(req));
       return rp;
     },
     [=](atom::poke) {
-      for (auto& [rp, id] : gate->held)
-        self->request(real, caf::infinite, atom::start_v, id)
+      for (auto& [rp, req] : gate->held) {
+        if (gate->began)
+          req.cancelled = std::make_shared<std::atomic<bool>>(false);
+        self->request(real, caf::infinite, atom::start_v, req)
           .then([rp = rp](start_outcome& out) mutable {
             rp.deliver(std::move(out));
           });
+      }
       gate->held.clear();
     },
   };
@@ -270,20 +270,35 @@ class TaskRunnerWhileStarting : public TaskRunner {
     runner = spawn_task_runner(sys, std::move(t), sim, agent, gated);
     run();
     ASSERT_EQ(gate->held.size(), 1u);
-    ASSERT_EQ(log->last().state, task_state::starting);
+    ASSERT_EQ(log->last().state, task_state::preparing);
+  }
+
+  void stop_runner() {
+    auto stopped = assigned_task();
+    stopped.desired_state = task_state::shutdown;
+    caf::anon_send(runner, atom::assign_v, stopped);
+    run();
   }
 
   std::shared_ptr<held_starts> gate;
   caf::actor gated;
 };
 
-TEST_F(TaskRunnerWhileStarting, AStopStopsTheProcessOnceItHasStarted) {
+TEST_F(TaskRunnerWhileStarting, AStopBeforeTheStartBeganSkipsTheStart) {
   start_held(assigned_task());
-  auto stopped = assigned_task();
-  stopped.desired_state = task_state::shutdown;
-  caf::anon_send(runner, atom::assign_v, stopped);
+  stop_runner();
+  EXPECT_EQ(log->last().state, task_state::preparing);
+  caf::anon_send(gated, atom::poke_v);
   run();
-  EXPECT_EQ(log->last().state, task_state::starting);
+  EXPECT_EQ(sim->start_count(), 0u);
+  EXPECT_EQ(log->last().state, task_state::shutdown);
+  EXPECT_EQ(log->last().message, "shutdown before it started");
+}
+
+TEST_F(TaskRunnerWhileStarting, AStopAfterTheStartBeganStopsTheProcess) {
+  start_held(assigned_task());
+  gate->began = true;
+  stop_runner();
   caf::anon_send(gated, atom::poke_v);
   run();
   EXPECT_EQ(sim->start_count(), 1u);
