@@ -13,12 +13,20 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include <caf/send.hpp>
+
+namespace skep::store {
+/// Task states by name in assertion failures.
+inline void PrintTo(task_state state, std::ostream* os) {
+  *os << to_string(state);
+}
+} // namespace skep::store
 
 namespace skep::test {
 

@@ -19,13 +19,6 @@
 
 #include <caf/send.hpp>
 
-namespace skep::store {
-// Task states by name in assertion failures.
-static void PrintTo(task_state state, std::ostream* os) {
-  *os << to_string(state);
-}
-} // namespace skep::store
-
 namespace skep {
 namespace {
 

@@ -21,13 +21,6 @@
 #include <caf/actor_registry.hpp>
 #include <caf/send.hpp>
 
-namespace skep::store {
-// Task states by name in assertion failures.
-static void PrintTo(task_state state, std::ostream* os) {
-  *os << to_string(state);
-}
-} // namespace skep::store
-
 namespace skep {
 namespace {
 
