@@ -32,10 +32,11 @@ struct start_outcome {
 };
 
 /// A task starter: runs the runtime's blocking calls for task runners, one
-/// at a time, so that a fork/exec (or later a container's creation) never
-/// holds one of CAF's scheduler threads. An agent keeps a few; each runs
-/// detached on a thread of its own, or on the scheduler with `on_scheduler`
-/// (tests under the test coordinator).
+/// at a time. An agent keeps two. They are meant to run detached, so that a
+/// fork/exec (or later a container's creation) never holds one of CAF's
+/// scheduler threads; for now they run on the scheduler whatever
+/// `on_scheduler` says, as detached starters were seen to hold a skepd at
+/// SIGTERM (see spawn_task_starter).
 ///
 /// Messages:
 /// - (atom::start, start_request) -> start_outcome: the runtime's prepare,
